@@ -1,0 +1,68 @@
+/**
+ * The challenge's folder layout:
+ *   <root>/train/volume/<ID>_vol.nii.gz, <root>/train/seg/<ID>_seg.nii.gz,
+ *   <root>/train/lungs_seg/<ID>_lungseg.nii.gz, <root>/test/volume/<ID>_vol.nii.gz
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, basename } from 'node:path';
+import { InputError } from '../core/errors.js';
+
+export interface CaseFiles {
+  id: string;
+  volume: string;
+  /** Tumour mask, when the case is labelled. */
+  seg?: string;
+  /** Lung mask, when given (training only). */
+  lungs?: string;
+}
+
+/** The case id of a file: its name up to the first '_' (as the challenge kit does). */
+export function caseIdOf(path: string): string {
+  const name = basename(path);
+  const cut = name.indexOf('_');
+  return cut >= 0 ? name.slice(0, cut) : name.replace(/\.nii(\.gz)?$/, '');
+}
+
+function isNiftiName(name: string): boolean {
+  return name.endsWith('.nii.gz') || name.endsWith('.nii');
+}
+
+/** NIfTI files in a folder, sorted by name. InputError when the folder is missing or unreadable. */
+export function listNiftiFiles(dir: string): string[] {
+  let names: string[];
+  try {
+    if (!statSync(dir).isDirectory()) throw new InputError(dir, 'not a folder');
+    names = readdirSync(dir);
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    throw new InputError(dir, `cannot read folder (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  return names.filter(isNiftiName).sort().map((n) => join(dir, n));
+}
+
+/**
+ * The labelled cases of a challenge-layout folder (`<root>/train/...`, or `<root>` itself when it
+ * holds volume/ and seg/ directly), sorted by id.
+ */
+export function listTrainingCases(root: string): CaseFiles[] {
+  const base = existsSync(join(root, 'train', 'volume')) ? join(root, 'train') : root;
+  if (!existsSync(join(base, 'volume'))) {
+    throw new InputError(root, 'no train/volume folder (expected the challenge layout)');
+  }
+  const segs = new Map<string, string>();
+  if (existsSync(join(base, 'seg'))) for (const p of listNiftiFiles(join(base, 'seg'))) segs.set(caseIdOf(p), p);
+  const lungs = new Map<string, string>();
+  if (existsSync(join(base, 'lungs_seg'))) for (const p of listNiftiFiles(join(base, 'lungs_seg'))) lungs.set(caseIdOf(p), p);
+  const cases: CaseFiles[] = [];
+  for (const volume of listNiftiFiles(join(base, 'volume'))) {
+    const id = caseIdOf(volume);
+    const seg = segs.get(id);
+    if (!seg) throw new InputError(volume, `no tumour mask ${id}_seg.nii.gz in ${join(base, 'seg')}`);
+    const c: CaseFiles = { id, volume, seg };
+    const lung = lungs.get(id);
+    if (lung) c.lungs = lung;
+    cases.push(c);
+  }
+  if (cases.length === 0) throw new InputError(join(base, 'volume'), 'no NIfTI volumes found');
+  return cases;
+}

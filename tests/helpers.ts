@@ -1,0 +1,40 @@
+/** Shared test helpers: temp folders, the real-data folder, running the CLI. */
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** Repository root (tests run compiled from <outDir>/tests/). */
+export const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+
+/** `../shared/data/real` beside the checkout, or null when absent (tests then skip). */
+export function realDataDir(): string | null {
+  const dir = resolve(repoRoot, '..', 'shared', 'data', 'real');
+  return existsSync(join(dir, 'train', 'volume')) ? dir : null;
+}
+
+export function tempDir(t?: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'lungtumor-test-'));
+  t?.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Path of the compiled CLI entry, next to this compiled file. */
+const cliMain = fileURLToPath(new URL('../src/cli/run.js', import.meta.url));
+
+export interface CliResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `lungtumor ...args` in a child process. */
+export function runCli(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): CliResult {
+  const r = spawnSync(process.execPath, [cliMain, ...args], {
+    cwd: opts.cwd ?? repoRoot,
+    encoding: 'utf8',
+    timeout: opts.timeoutMs ?? 300_000,
+  });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
