@@ -1,0 +1,284 @@
+/**
+ * Binary morphology on 3D masks (x-fastest layout, index = x + nx * (y + ny * z)).
+ * Radii and distances are in mm, so anisotropic CT voxels are handled by their spacing.
+ */
+import type { Vec3 } from './volume.js';
+
+export type Connectivity = 6 | 18 | 26;
+
+function neighbourOffsets(connectivity: Connectivity): Vec3[] {
+  const out: Vec3[] = [];
+  for (let dz = -1; dz <= 1; dz++) {
+    for (let dy = -1; dy <= 1; dy++) {
+      for (let dx = -1; dx <= 1; dx++) {
+        const n = Math.abs(dx) + Math.abs(dy) + Math.abs(dz);
+        if (n === 0) continue;
+        if (connectivity === 6 && n > 1) continue;
+        if (connectivity === 18 && n > 2) continue;
+        out.push([dx, dy, dz]);
+      }
+    }
+  }
+  return out;
+}
+
+export interface Components {
+  /** 0 = background, 1..count = component number (numbered in scan order). */
+  labels: Int32Array;
+  count: number;
+  /** sizes[c] = voxels in component c (sizes[0] unused, 0). */
+  sizes: number[];
+}
+
+/** Connected components of the voxels where mask != 0. */
+export function labelComponents(mask: ArrayLike<number>, dims: Vec3, connectivity: Connectivity = 26): Components {
+  const [nx, ny, nz] = dims;
+  const n = nx * ny * nz;
+  const labels = new Int32Array(n);
+  const queue = new Int32Array(n);
+  const offsets = neighbourOffsets(connectivity);
+  const sizes = [0];
+  let count = 0;
+  for (let start = 0; start < n; start++) {
+    if (mask[start] === 0 || labels[start] !== 0) continue;
+    count++;
+    labels[start] = count;
+    let head = 0;
+    let tail = 0;
+    queue[tail++] = start;
+    while (head < tail) {
+      const v = queue[head++]!;
+      const x = v % nx;
+      const y = ((v - x) / nx) % ny;
+      const z = (v - x - nx * y) / (nx * ny);
+      for (const [dx, dy, dz] of offsets) {
+        const xx = x + dx;
+        const yy = y + dy;
+        const zz = z + dz;
+        if (xx < 0 || yy < 0 || zz < 0 || xx >= nx || yy >= ny || zz >= nz) continue;
+        const w = xx + nx * (yy + ny * zz);
+        if (mask[w] !== 0 && labels[w] === 0) {
+          labels[w] = count;
+          queue[tail++] = w;
+        }
+      }
+    }
+    sizes.push(tail);
+  }
+  return { labels, count, sizes };
+}
+
+/** Mask of the voxels whose component label is in `keep`. */
+export function selectComponents(labels: Int32Array, keep: Iterable<number>): Uint8Array {
+  const wanted = new Set(keep);
+  const out = new Uint8Array(labels.length);
+  for (let i = 0; i < labels.length; i++) if (labels[i]! > 0 && wanted.has(labels[i]!)) out[i] = 1;
+  return out;
+}
+
+/** The largest connected component (empty mask stays empty). */
+export function largestComponent(mask: ArrayLike<number>, dims: Vec3, connectivity: Connectivity = 26): Uint8Array {
+  const c = labelComponents(mask, dims, connectivity);
+  if (c.count === 0) return new Uint8Array(c.labels.length);
+  let best = 1;
+  for (let i = 2; i <= c.count; i++) if (c.sizes[i]! > c.sizes[best]!) best = i;
+  return selectComponents(c.labels, [best]);
+}
+
+/**
+ * Fills enclosed holes in 3D: background not 6-connected to the volume's border becomes foreground.
+ */
+export function fillHoles(mask: ArrayLike<number>, dims: Vec3): Uint8Array {
+  return fillEnclosed(mask, dims, true);
+}
+
+/** `zIsBorder` false: the first and last slices do not count as open border (a 2D fill when nz = 1). */
+function fillEnclosed(mask: ArrayLike<number>, dims: Vec3, zIsBorder: boolean): Uint8Array {
+  const [nx, ny, nz] = dims;
+  const n = nx * ny * nz;
+  const outside = new Uint8Array(n);
+  const queue = new Int32Array(n);
+  let tail = 0;
+  const seed = (i: number): void => {
+    if (mask[i] === 0 && outside[i] === 0) {
+      outside[i] = 1;
+      queue[tail++] = i;
+    }
+  };
+  for (let z = 0; z < nz; z++) {
+    for (let y = 0; y < ny; y++) {
+      for (let x = 0; x < nx; x++) {
+        if (x === 0 || y === 0 || x === nx - 1 || y === ny - 1 || (zIsBorder && (z === 0 || z === nz - 1))) seed(x + nx * (y + ny * z));
+      }
+    }
+  }
+  const sy = nx;
+  const sz = nx * ny;
+  let head = 0;
+  while (head < tail) {
+    const v = queue[head++]!;
+    const x = v % nx;
+    const y = ((v - x) / nx) % ny;
+    const z = (v - x - nx * y) / sz;
+    if (x > 0) seed(v - 1);
+    if (x < nx - 1) seed(v + 1);
+    if (y > 0) seed(v - sy);
+    if (y < ny - 1) seed(v + sy);
+    if (z > 0) seed(v - sz);
+    if (z < nz - 1) seed(v + sz);
+  }
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = outside[i] ? 0 : 1;
+  return out;
+}
+
+/** Fills holes in each axial (z) slice separately, in 2D. */
+export function fillHolesPerSlice(mask: ArrayLike<number>, dims: Vec3): Uint8Array {
+  const [nx, ny, nz] = dims;
+  const plane = nx * ny;
+  const out = new Uint8Array(plane * nz);
+  for (let z = 0; z < nz; z++) {
+    const slice = new Uint8Array(plane);
+    for (let i = 0; i < plane; i++) slice[i] = mask[z * plane + i] ? 1 : 0;
+    out.set(fillEnclosed(slice, [nx, ny, 1], false), z * plane);
+  }
+  return out;
+}
+
+const BIG = 1e20;
+
+/**
+ * One pass of the exact squared Euclidean distance transform along a line
+ * (Felzenszwalb & Huttenlocher's lower envelope of parabolas), with sample spacing `step` in mm.
+ */
+function edtLine(f: Float64Array, d: Float64Array, n: number, step: number, v: Int32Array, zb: Float64Array): void {
+  const s2 = step * step;
+  let k = 0;
+  // Leading samples with no site stay infinite only if the whole line has none.
+  let first = -1;
+  for (let q = 0; q < n; q++) if (f[q]! < BIG) { first = q; break; }
+  if (first < 0) {
+    for (let q = 0; q < n; q++) d[q] = BIG;
+    return;
+  }
+  v[0] = first;
+  zb[0] = -Infinity;
+  zb[1] = Infinity;
+  for (let q = first + 1; q < n; q++) {
+    if (f[q]! >= BIG) continue;
+    let s = 0;
+    for (;;) {
+      const p = v[k]!;
+      s = (f[q]! + s2 * q * q - (f[p]! + s2 * p * p)) / (2 * s2 * (q - p));
+      if (s <= zb[k]! && k > 0) k--;
+      else break;
+    }
+    if (s <= zb[k]!) {
+      // k === 0 and the new parabola dominates everywhere.
+      v[0] = q;
+      zb[0] = -Infinity;
+      zb[1] = Infinity;
+      continue;
+    }
+    k++;
+    v[k] = q;
+    zb[k] = s;
+    zb[k + 1] = Infinity;
+  }
+  k = 0;
+  for (let q = 0; q < n; q++) {
+    while (zb[k + 1]! < q) k++;
+    const p = v[k]!;
+    const dq = (q - p) * step;
+    d[q] = dq * dq + f[p]!;
+  }
+}
+
+/**
+ * Euclidean distance in mm from every voxel to the nearest voxel where `sites` != 0
+ * (0 on the sites themselves). Returns Infinity everywhere when there are no sites.
+ */
+export function distanceToMm(sites: ArrayLike<number>, dims: Vec3, spacingMm: Vec3): Float32Array {
+  const [nx, ny, nz] = dims;
+  const n = nx * ny * nz;
+  const g = new Float64Array(n);
+  for (let i = 0; i < n; i++) g[i] = sites[i] ? 0 : BIG;
+  const maxLen = Math.max(nx, ny, nz);
+  const f = new Float64Array(maxLen);
+  const d = new Float64Array(maxLen);
+  const v = new Int32Array(maxLen);
+  const zb = new Float64Array(maxLen + 1);
+  const axes: [number, number, number, number][] = [
+    // [length, stride, count of lines, step mm]
+    [nx, 1, ny * nz, spacingMm[0]],
+    [ny, nx, nx * nz, spacingMm[1]],
+    [nz, nx * ny, nx * ny, spacingMm[2]],
+  ];
+  for (let axis = 0; axis < 3; axis++) {
+    const [len, stride, , step] = axes[axis]!;
+    if (len === 1) continue;
+    // Enumerate line starts: all voxels whose coordinate along `axis` is 0.
+    for (let z = 0; z < (axis === 2 ? 1 : nz); z++) {
+      for (let y = 0; y < (axis === 1 ? 1 : ny); y++) {
+        for (let x = 0; x < (axis === 0 ? 1 : nx); x++) {
+          const base = x + nx * (y + ny * z);
+          for (let q = 0; q < len; q++) f[q] = g[base + q * stride]!;
+          edtLine(f, d, len, step, v, zb);
+          for (let q = 0; q < len; q++) g[base + q * stride] = d[q]!;
+        }
+      }
+    }
+  }
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = g[i]! >= BIG ? Infinity : Math.sqrt(g[i]!);
+  return out;
+}
+
+/** Voxels within `radiusMm` of the mask (a ball-shaped dilation in mm). */
+export function dilateMm(mask: ArrayLike<number>, dims: Vec3, spacingMm: Vec3, radiusMm: number): Uint8Array {
+  const dist = distanceToMm(mask, dims, spacingMm);
+  const out = new Uint8Array(dist.length);
+  for (let i = 0; i < dist.length; i++) out[i] = dist[i]! <= radiusMm ? 1 : 0;
+  return out;
+}
+
+/** Voxels of the mask farther than `radiusMm` from any background voxel (ball-shaped erosion in mm). */
+export function erodeMm(mask: ArrayLike<number>, dims: Vec3, spacingMm: Vec3, radiusMm: number): Uint8Array {
+  const n = dims[0] * dims[1] * dims[2];
+  const background = new Uint8Array(n);
+  for (let i = 0; i < n; i++) background[i] = mask[i] ? 0 : 1;
+  const dist = distanceToMm(background, dims, spacingMm);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = mask[i] && dist[i]! > radiusMm ? 1 : 0;
+  return out;
+}
+
+export function openMm(mask: ArrayLike<number>, dims: Vec3, spacingMm: Vec3, radiusMm: number): Uint8Array {
+  return dilateMm(erodeMm(mask, dims, spacingMm, radiusMm), dims, spacingMm, radiusMm);
+}
+
+export function closeMm(mask: ArrayLike<number>, dims: Vec3, spacingMm: Vec3, radiusMm: number): Uint8Array {
+  return erodeMm(dilateMm(mask, dims, spacingMm, radiusMm), dims, spacingMm, radiusMm);
+}
+
+/** Inclusive voxel bounding box [min, max] of the non-zero voxels, or null for an empty mask. */
+export function boundingBox(mask: ArrayLike<number>, dims: Vec3): { min: Vec3; max: Vec3 } | null {
+  const [nx, ny, nz] = dims;
+  const min: Vec3 = [nx, ny, nz];
+  const max: Vec3 = [-1, -1, -1];
+  let i = 0;
+  for (let z = 0; z < nz; z++) {
+    for (let y = 0; y < ny; y++) {
+      for (let x = 0; x < nx; x++, i++) {
+        if (!mask[i]) continue;
+        if (x < min[0]) min[0] = x;
+        if (x > max[0]) max[0] = x;
+        if (y < min[1]) min[1] = y;
+        if (y > max[1]) max[1] = y;
+        if (z < min[2]) min[2] = z;
+        if (z > max[2]) max[2] = z;
+      }
+    }
+  }
+  return max[0] < 0 ? null : { min, max };
+}
