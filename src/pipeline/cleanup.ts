@@ -1,0 +1,89 @@
+/**
+ * Morphological clean-up of the refined tumour probability into one connected primary tumour.
+ * Works inside a box (the ROI's footprint) so a 512×512×300 scan costs no more than its tumour.
+ */
+import { fillHoles, fillHolesPerSlice, labelComponents, openMm, selectComponents } from '../core/morphology.js';
+import type { Vec3 } from '../core/volume.js';
+
+export interface Box {
+  min: Vec3;
+  max: Vec3;
+}
+
+export function cropBox<T extends Float32Array | Uint8Array>(src: T, dims: Vec3, box: Box, make: (n: number) => T): { data: T; dims: Vec3 } {
+  const bd: Vec3 = [box.max[0] - box.min[0] + 1, box.max[1] - box.min[1] + 1, box.max[2] - box.min[2] + 1];
+  const out = make(bd[0] * bd[1] * bd[2]);
+  let o = 0;
+  for (let z = box.min[2]; z <= box.max[2]; z++) {
+    for (let y = box.min[1]; y <= box.max[1]; y++) {
+      const row = box.min[0] + dims[0] * (y + dims[1] * z);
+      out.set(src.subarray(row, row + bd[0]) as never, o);
+      o += bd[0];
+    }
+  }
+  return { data: out, dims: bd };
+}
+
+export function pasteBox(dst: Uint8Array, dims: Vec3, box: Box, src: Uint8Array): void {
+  const w = box.max[0] - box.min[0] + 1;
+  let o = 0;
+  for (let z = box.min[2]; z <= box.max[2]; z++) {
+    for (let y = box.min[1]; y <= box.max[1]; y++) {
+      dst.set(src.subarray(o, o + w), box.min[0] + dims[0] * (y + dims[1] * z));
+      o += w;
+    }
+  }
+}
+
+export interface CleanupResult {
+  /** Final mask inside the box. */
+  mask: Uint8Array;
+  /** What was done, for the log. */
+  steps: string[];
+}
+
+/**
+ * Thresholds `prob` (inside a box of dims `dims`, spacing in mm), keeps the component that best
+ * overlaps `anchor` (the chosen candidate; the largest component if none does), fills holes in 3D
+ * and per slice, and removes spurs thinner than `spurRadiusMm` when that keeps most of the tumour.
+ * Falls back to `anchor` itself rather than return an empty mask.
+ */
+export function cleanupTumour(prob: Float32Array, anchor: Uint8Array, dims: Vec3, spacingMm: Vec3, spurRadiusMm: number): CleanupResult {
+  const n = prob.length;
+  const steps: string[] = [];
+  let mask: Uint8Array = new Uint8Array(n);
+  let count = 0;
+  for (let i = 0; i < n; i++) if (prob[i]! >= 0.5) { mask[i] = 1; count++; }
+  if (count === 0) {
+    steps.push('refined probability empty: fell back to the candidate region');
+    mask = anchor.slice();
+  }
+  const keepBest = (m: Uint8Array): Uint8Array => {
+    const c = labelComponents(m, dims, 26);
+    if (c.count <= 1) return m;
+    const overlap = new Float64Array(c.count + 1);
+    for (let i = 0; i < n; i++) if (anchor[i] && c.labels[i]! > 0) overlap[c.labels[i]!]++;
+    let best = 1;
+    for (let k = 2; k <= c.count; k++) {
+      const better = overlap[k]! > overlap[best]! || (overlap[k] === overlap[best] && c.sizes[k]! > c.sizes[best]!);
+      if (better) best = k;
+    }
+    return selectComponents(c.labels, [best]);
+  };
+  mask = keepBest(mask);
+  mask = fillHolesPerSlice(fillHoles(mask, dims), dims);
+  const before = mask.reduce((s, v) => s + v, 0);
+  if (spurRadiusMm > 0 && before > 0) {
+    const opened = keepBest(openMm(mask, dims, spacingMm, spurRadiusMm));
+    const after = opened.reduce((s, v) => s + v, 0);
+    if (after >= 0.8 * before) {
+      mask = opened;
+      if (after < before) steps.push(`removed ${before - after} spur voxels`);
+    }
+  }
+  if (mask.every((v) => v === 0) && anchor.some((v) => v !== 0)) {
+    steps.push('clean-up emptied the mask: kept the candidate region');
+    mask = anchor.slice();
+  }
+  return { mask, steps };
+}

@@ -1,0 +1,100 @@
+/**
+ * The self-describing model folder: plans, classifiers, refiner, feature list and importances,
+ * seed, case order, package versions, training log. Everything is JSON (plus the refiner's raw
+ * weights); loading parses data and never runs code.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InputError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/atomic.js';
+
+export const MODEL_FORMAT = 'lungtumor-model';
+export const MODEL_VERSION = 1;
+
+export const MODEL_FILES = {
+  manifest: 'model.json',
+  plans: 'plans.json',
+  voxelClassifier: 'voxel_classifier.json',
+  candidateClassifier: 'candidate_classifier.json',
+  features: 'features.json',
+  log: 'training_log.json',
+} as const;
+
+export interface ModelManifest {
+  format: typeof MODEL_FORMAT;
+  version: typeof MODEL_VERSION;
+  /** 'fast' or 'default'. */
+  config: string;
+  seed: number;
+  /** Case ids in the order training visited them: sorted, then shuffled by the seed. */
+  caseOrder: string[];
+  /** Versions of lungtumor and of the packages whose numerics the model depends on. */
+  versions: Record<string, string>;
+  /** Whether the folder has a trained refiner (refiner.json + refiner.weights.bin). */
+  hasRefiner: boolean;
+}
+
+/** The folder of the installed lungtumor package (the one holding its package.json). */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pj = join(dir, 'package.json');
+    if (existsSync(pj) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'lungtumor') return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the lungtumor package root');
+    dir = up;
+  }
+}
+
+/** Versions recorded in every model, so a model can say what produced it. */
+export function packageVersions(): Record<string, string> {
+  const root = packageRoot();
+  const version = (pj: string): string => {
+    try {
+      return (JSON.parse(readFileSync(pj, 'utf8')) as { version: string }).version;
+    } catch {
+      return 'absent';
+    }
+  };
+  const out: Record<string, string> = {
+    lungtumor: version(join(root, 'package.json')),
+    node: process.versions.node,
+  };
+  for (const pkg of ['@tensorflow/tfjs', 'ml-random-forest', 'nifti-reader-js', 'worker-threads-pool']) {
+    out[pkg] = version(join(root, 'node_modules', pkg, 'package.json'));
+  }
+  return out;
+}
+
+/** Deterministic JSON (two-space indent, insertion key order) written atomically. */
+export function writeJson(path: string, value: unknown): void {
+  writeFileAtomic(path, `${JSON.stringify(value, null, 1)}\n`);
+}
+
+export function readJson(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new InputError(path, `cannot read model file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InputError(path, 'model file is not valid JSON (truncated or corrupt)');
+  }
+}
+
+export function readManifest(modelDir: string): ModelManifest {
+  if (!existsSync(modelDir)) throw new InputError(modelDir, 'model folder not found');
+  const path = join(modelDir, MODEL_FILES.manifest);
+  const m = readJson(path) as ModelManifest;
+  if (
+    !m || m.format !== MODEL_FORMAT || m.version !== MODEL_VERSION || typeof m.seed !== 'number' ||
+    !Array.isArray(m.caseOrder) || typeof m.hasRefiner !== 'boolean'
+  ) {
+    throw new InputError(path, `not a lungtumor model manifest (format ${MODEL_FORMAT} version ${MODEL_VERSION})`);
+  }
+  return m;
+}

@@ -1,0 +1,131 @@
+/**
+ * The refiner's region of interest: a cube of n³ samples, axis-aligned in world space (RAS mm),
+ * sized to the candidate so that tumours of 5 mm and of 8 cm both fill about half of it.
+ */
+import { applyAffine, composeAffine, invertAffine } from '../core/affine.js';
+import type { Mat4, Vec3 } from '../core/volume.js';
+
+export interface Roi {
+  /** Samples per axis. */
+  n: number;
+  /** World position (mm) of sample (0, 0, 0). */
+  originMm: Vec3;
+  /** Distance between samples (mm), the same along R, A and S. */
+  stepMm: number;
+}
+
+export interface Grid {
+  dims: Vec3;
+  affine: Mat4;
+}
+
+/**
+ * A cube around a box given in voxel coordinates of `grid` (inclusive min/max), `context` times
+ * its largest world extent, at least `minSizeMm` across.
+ */
+export function roiAroundBox(grid: Grid, min: Vec3, max: Vec3, n: number, context: number, minSizeMm: number): Roi {
+  const lo: Vec3 = [Infinity, Infinity, Infinity];
+  const hi: Vec3 = [-Infinity, -Infinity, -Infinity];
+  // The box's eight corners, widened by half a voxel so a one-voxel region has a size.
+  for (const cx of [min[0] - 0.5, max[0] + 0.5]) {
+    for (const cy of [min[1] - 0.5, max[1] + 0.5]) {
+      for (const cz of [min[2] - 0.5, max[2] + 0.5]) {
+        const w = applyAffine(grid.affine, [cx, cy, cz]);
+        for (let a = 0; a < 3; a++) {
+          lo[a] = Math.min(lo[a]!, w[a]!);
+          hi[a] = Math.max(hi[a]!, w[a]!);
+        }
+      }
+    }
+  }
+  const extent = Math.max(hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]);
+  const size = Math.max(minSizeMm, extent * context);
+  const stepMm = size / n;
+  const centre: Vec3 = [(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, (lo[2] + hi[2]) / 2];
+  const originMm = centre.map((c) => c - (size - stepMm) / 2) as Vec3;
+  return { n, originMm, stepMm };
+}
+
+/** Affine of the ROI's sample grid (sample index → world mm). */
+export function roiAffine(roi: Roi): Mat4 {
+  const s = roi.stepMm;
+  return [
+    [s, 0, 0, roi.originMm[0]],
+    [0, s, 0, roi.originMm[1]],
+    [0, 0, s, roi.originMm[2]],
+    [0, 0, 0, 1],
+  ];
+}
+
+/** Trilinear sample at continuous voxel coordinates; outside the grid the nearest edge value (clamped). */
+function trilinear(src: ArrayLike<number>, dims: Vec3, x: number, y: number, z: number): number {
+  const [nx, ny, nz] = dims;
+  const cx = Math.min(Math.max(x, 0), nx - 1);
+  const cy = Math.min(Math.max(y, 0), ny - 1);
+  const cz = Math.min(Math.max(z, 0), nz - 1);
+  const x0 = Math.min(Math.floor(cx), nx - 2 < 0 ? 0 : nx - 2);
+  const y0 = Math.min(Math.floor(cy), ny - 2 < 0 ? 0 : ny - 2);
+  const z0 = Math.min(Math.floor(cz), nz - 2 < 0 ? 0 : nz - 2);
+  const fx = nx > 1 ? cx - x0 : 0;
+  const fy = ny > 1 ? cy - y0 : 0;
+  const fz = nz > 1 ? cz - z0 : 0;
+  const x1 = nx > 1 ? x0 + 1 : x0;
+  const y1 = ny > 1 ? y0 + 1 : y0;
+  const z1 = nz > 1 ? z0 + 1 : z0;
+  const at = (i: number, j: number, k: number): number => src[i + nx * (j + ny * k)]!;
+  const c00 = at(x0, y0, z0) * (1 - fx) + at(x1, y0, z0) * fx;
+  const c10 = at(x0, y1, z0) * (1 - fx) + at(x1, y1, z0) * fx;
+  const c01 = at(x0, y0, z1) * (1 - fx) + at(x1, y0, z1) * fx;
+  const c11 = at(x0, y1, z1) * (1 - fx) + at(x1, y1, z1) * fx;
+  return (c00 * (1 - fy) + c10 * fy) * (1 - fz) + (c01 * (1 - fy) + c11 * fy) * fz;
+}
+
+/** Samples a volume on `grid` into the ROI (trilinear; clamped at the grid's edges). */
+export function sampleIntoRoi(src: ArrayLike<number>, grid: Grid, roi: Roi): Float32Array {
+  const n = roi.n;
+  const toVoxel = composeAffine(invertAffine(grid.affine), roiAffine(roi));
+  const out = new Float32Array(n * n * n);
+  let o = 0;
+  for (let k = 0; k < n; k++) {
+    for (let j = 0; j < n; j++) {
+      for (let i = 0; i < n; i++) {
+        const p = applyAffine(toVoxel, [i, j, k]);
+        out[o++] = trilinear(src, grid.dims, p[0], p[1], p[2]);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Values of an ROI field at the voxels of `grid` that lie inside the ROI (trilinear), written into
+ * `dst`; voxels outside the ROI are left untouched. Returns the voxel box that was visited.
+ */
+export function projectFromRoi(values: Float32Array, roi: Roi, grid: Grid, dst: Float32Array): { min: Vec3; max: Vec3 } {
+  const n = roi.n;
+  const toRoi = composeAffine(invertAffine(roiAffine(roi)), grid.affine);
+  const toGrid = composeAffine(invertAffine(grid.affine), roiAffine(roi));
+  const lo: Vec3 = [Infinity, Infinity, Infinity];
+  const hi: Vec3 = [-Infinity, -Infinity, -Infinity];
+  for (const cx of [-0.5, n - 0.5]) for (const cy of [-0.5, n - 0.5]) for (const cz of [-0.5, n - 0.5]) {
+    const p = applyAffine(toGrid, [cx, cy, cz]);
+    for (let a = 0; a < 3; a++) {
+      lo[a] = Math.min(lo[a]!, p[a]!);
+      hi[a] = Math.max(hi[a]!, p[a]!);
+    }
+  }
+  const [nx, ny, nz] = grid.dims;
+  const min: Vec3 = [Math.max(0, Math.ceil(lo[0])), Math.max(0, Math.ceil(lo[1])), Math.max(0, Math.ceil(lo[2]))];
+  const max: Vec3 = [Math.min(nx - 1, Math.floor(hi[0])), Math.min(ny - 1, Math.floor(hi[1])), Math.min(nz - 1, Math.floor(hi[2]))];
+  const roiDims: Vec3 = [n, n, n];
+  for (let z = min[2]; z <= max[2]; z++) {
+    for (let y = min[1]; y <= max[1]; y++) {
+      for (let x = min[0]; x <= max[0]; x++) {
+        const p = applyAffine(toRoi, [x, y, z]);
+        if (p[0] < -0.5 || p[1] < -0.5 || p[2] < -0.5 || p[0] > n - 0.5 || p[1] > n - 0.5 || p[2] > n - 0.5) continue;
+        dst[x + nx * (y + ny * z)] = trilinear(values, roiDims, p[0], p[1], p[2]);
+      }
+    }
+  }
+  return { min, max };
+}
