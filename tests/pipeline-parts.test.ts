@@ -1,0 +1,114 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { roiAroundBox, sampleIntoRoi, projectFromRoi } from '../src/pipeline/roi.js';
+import { findCandidates, candidateLabel, CANDIDATE_FEATURES, symmetricEigenvalues3 } from '../src/candidates/candidates.js';
+import { cleanupTumour, cropBox, pasteBox } from '../src/pipeline/cleanup.js';
+import { planFromFingerprint, percentiles, workingSpacingFor } from '../src/pipeline/plans.js';
+import { invertAffine, composeAffine, affineDistance } from '../src/core/affine.js';
+import type { Mat4, Vec3 } from '../src/core/volume.js';
+
+const idx = (d: Vec3, x: number, y: number, z: number): number => x + d[0] * (y + d[1] * z);
+
+function ball(d: Vec3, c: Vec3, r: number, sp: Vec3 = [1, 1, 1]): Uint8Array {
+  const m = new Uint8Array(d[0] * d[1] * d[2]);
+  for (let z = 0; z < d[2]; z++) for (let y = 0; y < d[1]; y++) for (let x = 0; x < d[0]; x++) {
+    if (Math.hypot((x - c[0]) * sp[0], (y - c[1]) * sp[1], (z - c[2]) * sp[2]) <= r) m[idx(d, x, y, z)] = 1;
+  }
+  return m;
+}
+
+test('affine inverse and composition', () => {
+  const a: Mat4 = [[-0.7, 0.1, 0, 12], [0.05, -0.7, 0.02, -30], [0, 0.01, 2.5, 100], [0, 0, 0, 1]];
+  const id = composeAffine(a, invertAffine(a));
+  assert.ok(affineDistance(id, [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]) < 1e-12);
+});
+
+test('ROI sampling then projection back reproduces a smooth field inside the ROI', () => {
+  const dims: Vec3 = [40, 40, 20];
+  const affine: Mat4 = [[1, 0, 0, -20], [0, 1, 0, -20], [0, 0, 2, -20], [0, 0, 0, 1]];
+  const field = new Float32Array(40 * 40 * 20);
+  for (let z = 0; z < 20; z++) for (let y = 0; y < 40; y++) for (let x = 0; x < 40; x++) field[idx(dims, x, y, z)] = 0.1 * x + 0.2 * y + 0.3 * z;
+  const roi = roiAroundBox({ dims, affine }, [15, 15, 8], [24, 24, 12], 24, 2, 10);
+  assert.ok(Math.abs(roi.stepMm * 24 - 20) < 1e-9, 'cube is twice the box extent (10 voxels × 1 mm, 5 × 2 mm)');
+  const inRoi = sampleIntoRoi(field, { dims, affine }, roi);
+  const back = new Float32Array(field.length).fill(-1);
+  const box = projectFromRoi(inRoi, roi, { dims, affine }, back);
+  let worst = 0;
+  for (let z = box.min[2] + 1; z < box.max[2]; z++) for (let y = box.min[1] + 1; y < box.max[1]; y++) for (let x = box.min[0] + 1; x < box.max[0]; x++) {
+    const i = idx(dims, x, y, z);
+    worst = Math.max(worst, Math.abs(back[i]! - field[i]!));
+  }
+  assert.ok(worst < 1e-4, `linear field survives the round trip (worst ${worst})`);
+  assert.equal(back[0], -1, 'voxels outside the ROI are untouched');
+});
+
+test('candidates: two balls become two candidates with sensible region features; labels follow the tumour', () => {
+  const dims: Vec3 = [40, 30, 30];
+  const sp: Vec3 = [1, 1, 1];
+  const big = ball(dims, [12, 15, 15], 6);
+  const small = ball(dims, [32, 15, 15], 2.5);
+  const prob = new Float32Array(big.length);
+  const hu = new Float32Array(big.length).fill(-850);
+  for (let i = 0; i < prob.length; i++) {
+    if (big[i]) { prob[i] = 0.9; hu[i] = 30; }
+    if (small[i]) { prob[i] = 0.6; hu[i] = 10; }
+  }
+  const voxels = Int32Array.from([...prob.keys()].filter((i) => prob[i]! > 0));
+  const rowOf = new Int32Array(prob.length).fill(-1);
+  voxels.forEach((v, r) => { rowOf[v] = r; });
+  const names = ['vesselness_s1mm', 'blobness_s4mm', 'dist_lung_wall_mm', 'dist_mediastinum_mm', 'pos_z_rel'];
+  const rows = new Float32Array(voxels.length * names.length);
+  voxels.forEach((v, r) => { rows.set([big[v] ? 0.1 : 0.8, big[v] ? 0.9 : 0.2, 10, 20, 0.5], r * names.length); });
+  const cands = findCandidates(prob, hu, dims, sp, { names, rows, voxels }, rowOf, { probThreshold: 0.5, minVolumeMm3: 5, maxCandidates: 10 });
+  assert.equal(cands.length, 2);
+  const f = (c: number, name: string): number => cands[c]!.features[CANDIDATE_FEATURES.indexOf(name as never)]!;
+  assert.equal(f(0, 'mass_rank'), 1);
+  assert.ok(f(0, 'sphericity') > 0.6 && f(0, 'sphericity') <= 1.5, `sphericity ${f(0, 'sphericity')}`);
+  assert.ok(f(0, 'elongation') > 0.8, 'a ball is round');
+  assert.ok(Math.abs(f(0, 'vesselness_mean') - 0.1) < 1e-6 && Math.abs(f(1, 'vesselness_mean') - 0.8) < 1e-6);
+  assert.ok(Math.abs(f(0, 'hu_mean') - 30) < 1e-6);
+  assert.ok(Math.abs(f(0, 'prob_mass_fraction') + f(1, 'prob_mass_fraction') - 1) < 1e-9);
+  const bigCount = big.reduce((s, v) => s + v, 0);
+  assert.equal(candidateLabel(cands[0]!, big, bigCount), 1);
+  assert.equal(candidateLabel(cands[1]!, big, bigCount), 0);
+  const ev = symmetricEigenvalues3([[2, 1, 0], [1, 2, 0], [0, 0, 5]]).sort((a, b) => a - b);
+  assert.deepEqual(ev.map((v) => Math.round(v * 1e9) / 1e9), [1, 3, 5]);
+});
+
+test('clean-up keeps the anchored component, fills holes, never returns empty', () => {
+  const dims: Vec3 = [30, 30, 30];
+  const a = ball(dims, [10, 15, 15], 6);
+  const b = ball(dims, [24, 15, 15], 3);
+  const prob = new Float32Array(a.length);
+  for (let i = 0; i < prob.length; i++) prob[i] = a[i] || b[i] ? 0.9 : 0.1;
+  prob[idx(dims, 10, 15, 15)] = 0.2; // a hole
+  const r = cleanupTumour(prob, b, dims, [1, 1, 1], 0);
+  assert.equal(r.mask[idx(dims, 24, 15, 15)], 1);
+  assert.equal(r.mask[idx(dims, 10, 15, 15)], 0, 'the other component is gone');
+  const r2 = cleanupTumour(prob, a, dims, [1, 1, 1], 0.8);
+  assert.equal(r2.mask[idx(dims, 10, 15, 15)], 1, 'hole filled');
+  const r3 = cleanupTumour(new Float32Array(a.length), b, dims, [1, 1, 1], 0.8);
+  assert.ok(r3.mask.some((v) => v === 1), 'falls back to the candidate');
+  const box = { min: [5, 6, 7] as Vec3, max: [9, 12, 8] as Vec3 };
+  const crop = cropBox(a, dims, box, (n) => new Uint8Array(n));
+  const pasted = new Uint8Array(a.length);
+  pasteBox(pasted, dims, box, crop.data);
+  for (let z = 7; z <= 8; z++) for (let y = 6; y <= 12; y++) for (let x = 5; x <= 9; x++) assert.equal(pasted[idx(dims, x, y, z)], a[idx(dims, x, y, z)]);
+});
+
+test('plans: working spacing and HU limits follow the fingerprint', () => {
+  assert.deepEqual(workingSpacingFor([0.98, 0.98, 3]), [2, 2, 3]);
+  assert.deepEqual(workingSpacingFor([0.7, 0.7, 1.25]), [1.5, 1.5, 1.5]);
+  assert.deepEqual(workingSpacingFor([3.5, 3.5, 4]), [2.5, 2.5, 4]);
+  const p = percentiles(Float32Array.from({ length: 1000 }, (_, i) => i - 500));
+  assert.equal(p.p50, 0);
+  const plans = planFromFingerprint({
+    cases: 3,
+    spacingMm: { median: [0.8, 0.8, 2], min: [0.6, 0.6, 1], max: [1, 1, 5] },
+    tumourHu: { ...p, p01: -650, p05: -400 },
+    lungHu: { ...p, p05: -950 },
+    tumourVolumeMl: { min: 0.1, median: 10, max: 200 },
+  }, 24);
+  assert.equal(plans.eligibleMinHu, -650);
+  assert.deepEqual(plans.ctWindowHu[0], -950);
+});
