@@ -4,7 +4,7 @@ import { roiAroundBox, sampleIntoRoi, projectFromRoi } from '../src/pipeline/roi
 import { findCandidates, candidateLabel, CANDIDATE_FEATURES, symmetricEigenvalues3 } from '../src/candidates/candidates.js';
 import { cleanupTumour, cropBox, pasteBox } from '../src/pipeline/cleanup.js';
 import { planFromFingerprint, percentiles, workingSpacingFor } from '../src/pipeline/plans.js';
-import { invertAffine, composeAffine, affineDistance } from '../src/core/affine.js';
+import { invertAffine, multiplyAffine } from '../src/geometry/affine.js';
 import type { Mat4, Vec3 } from '../src/core/volume.js';
 
 const idx = (d: Vec3, x: number, y: number, z: number): number => x + d[0] * (y + d[1] * z);
@@ -19,8 +19,9 @@ function ball(d: Vec3, c: Vec3, r: number, sp: Vec3 = [1, 1, 1]): Uint8Array {
 
 test('affine inverse and composition', () => {
   const a: Mat4 = [[-0.7, 0.1, 0, 12], [0.05, -0.7, 0.02, -30], [0, 0.01, 2.5, 100], [0, 0, 0, 1]];
-  const id = composeAffine(a, invertAffine(a));
-  assert.ok(affineDistance(id, [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]) < 1e-12);
+  const id = multiplyAffine(a, invertAffine(a));
+  const eye = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]];
+  for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) assert.ok(Math.abs(id[i]![j]! - eye[i]![j]!) < 1e-12);
 });
 
 test('ROI sampling then projection back reproduces a smooth field inside the ROI', () => {

@@ -2,7 +2,7 @@
  * The refiner's region of interest: a cube of n³ samples, axis-aligned in world space (RAS mm),
  * sized to the candidate so that tumours of 5 mm and of 8 cm both fill about half of it.
  */
-import { applyAffine, composeAffine, invertAffine } from '../core/affine.js';
+import { applyAffine, multiplyAffine, invertAffine } from '../geometry/affine.js';
 import type { Mat4, Vec3 } from '../core/volume.js';
 
 export interface Roi {
@@ -83,7 +83,7 @@ function trilinear(src: ArrayLike<number>, dims: Vec3, x: number, y: number, z: 
 /** Samples a volume on `grid` into the ROI (trilinear; clamped at the grid's edges). */
 export function sampleIntoRoi(src: ArrayLike<number>, grid: Grid, roi: Roi): Float32Array {
   const n = roi.n;
-  const toVoxel = composeAffine(invertAffine(grid.affine), roiAffine(roi));
+  const toVoxel = multiplyAffine(invertAffine(grid.affine), roiAffine(roi));
   const out = new Float32Array(n * n * n);
   let o = 0;
   for (let k = 0; k < n; k++) {
@@ -103,8 +103,8 @@ export function sampleIntoRoi(src: ArrayLike<number>, grid: Grid, roi: Roi): Flo
  */
 export function projectFromRoi(values: Float32Array, roi: Roi, grid: Grid, dst: Float32Array): { min: Vec3; max: Vec3 } {
   const n = roi.n;
-  const toRoi = composeAffine(invertAffine(roiAffine(roi)), grid.affine);
-  const toGrid = composeAffine(invertAffine(grid.affine), roiAffine(roi));
+  const toRoi = multiplyAffine(invertAffine(roiAffine(roi)), grid.affine);
+  const toGrid = multiplyAffine(invertAffine(grid.affine), roiAffine(roi));
   const lo: Vec3 = [Infinity, Infinity, Infinity];
   const hi: Vec3 = [-Infinity, -Infinity, -Infinity];
   for (const cx of [-0.5, n - 0.5]) for (const cy of [-0.5, n - 0.5]) for (const cz of [-0.5, n - 0.5]) {
