@@ -4,8 +4,10 @@ import { synthCommand } from './commands/synth.js';
 import { evaluateCommand } from './commands/evaluate.js';
 import { submitCommand } from './commands/submit.js';
 import { demoCommand } from './commands/demo.js';
+import { trainCommand } from './commands/train.js';
+import { predictCommand } from './commands/predict.js';
 
-const commands: Command[] = [synthCommand, evaluateCommand, submitCommand, demoCommand];
+const commands: Command[] = [demoCommand, synthCommand, trainCommand, predictCommand, evaluateCommand, submitCommand];
 
 function topUsage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

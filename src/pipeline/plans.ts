@@ -72,11 +72,13 @@ const clamp = (x: number, lo: number, hi: number): number => Math.min(hi, Math.m
 
 /**
  * Working spacing from the cohort's spacings: in-plane about twice the median scan spacing
- * (1.5–2.5 mm: fine enough for 5 mm nodules, coarse enough for seconds per scan), slices at
- * the median slice spacing but no finer than in-plane and no coarser than twice it.
+ * (1.5–2.5 mm: fine enough for 5 mm nodules, coarse enough for seconds per scan) but never finer
+ * than the scans themselves (upsampling adds voxels, not information), slices at the median slice
+ * spacing but no finer than in-plane and no coarser than twice it.
  */
 export function workingSpacingFor(medianSpacingMm: Vec3): Vec3 {
-  const inPlane = roundTo(clamp(2 * Math.min(medianSpacingMm[0], medianSpacingMm[1]), 1.5, 2.5), 0.25);
+  const native = Math.min(medianSpacingMm[0], medianSpacingMm[1]);
+  const inPlane = roundTo(Math.max(native, clamp(2 * native, 1.5, 2.5)), 0.25);
   const slices = roundTo(clamp(medianSpacingMm[2], inPlane, 2 * inPlane), 0.25);
   return [inPlane, inPlane, slices];
 }

@@ -97,13 +97,9 @@ export function sampleIntoRoi(src: ArrayLike<number>, grid: Grid, roi: Roi): Flo
   return out;
 }
 
-/**
- * Values of an ROI field at the voxels of `grid` that lie inside the ROI (trilinear), written into
- * `dst`; voxels outside the ROI are left untouched. Returns the voxel box that was visited.
- */
-export function projectFromRoi(values: Float32Array, roi: Roi, grid: Grid, dst: Float32Array): { min: Vec3; max: Vec3 } {
+/** The voxel box of `grid` covered by the ROI (clipped to the grid). */
+export function roiFootprint(roi: Roi, grid: Grid): { min: Vec3; max: Vec3 } {
   const n = roi.n;
-  const toRoi = multiplyAffine(invertAffine(roiAffine(roi)), grid.affine);
   const toGrid = multiplyAffine(invertAffine(grid.affine), roiAffine(roi));
   const lo: Vec3 = [Infinity, Infinity, Infinity];
   const hi: Vec3 = [-Infinity, -Infinity, -Infinity];
@@ -114,18 +110,31 @@ export function projectFromRoi(values: Float32Array, roi: Roi, grid: Grid, dst: 
       hi[a] = Math.max(hi[a]!, p[a]!);
     }
   }
-  const [nx, ny, nz] = grid.dims;
-  const min: Vec3 = [Math.max(0, Math.ceil(lo[0])), Math.max(0, Math.ceil(lo[1])), Math.max(0, Math.ceil(lo[2]))];
-  const max: Vec3 = [Math.min(nx - 1, Math.floor(hi[0])), Math.min(ny - 1, Math.floor(hi[1])), Math.min(nz - 1, Math.floor(hi[2]))];
+  const d = grid.dims;
+  return {
+    min: [0, 1, 2].map((a) => Math.min(d[a]! - 1, Math.max(0, Math.ceil(lo[a]!)))) as Vec3,
+    max: [0, 1, 2].map((a) => Math.max(0, Math.min(d[a]! - 1, Math.floor(hi[a]!)))) as Vec3,
+  };
+}
+
+/**
+ * Values of an ROI field (trilinear) at the voxels of `grid` inside `box` (from roiFootprint),
+ * as an array over the box (x fastest); voxels whose centre lies outside the ROI get 0.
+ */
+export function projectFromRoiBox(values: Float32Array, roi: Roi, grid: Grid, box: { min: Vec3; max: Vec3 }): Float32Array {
+  const n = roi.n;
+  const toRoi = multiplyAffine(invertAffine(roiAffine(roi)), grid.affine);
   const roiDims: Vec3 = [n, n, n];
-  for (let z = min[2]; z <= max[2]; z++) {
-    for (let y = min[1]; y <= max[1]; y++) {
-      for (let x = min[0]; x <= max[0]; x++) {
+  const out = new Float32Array((box.max[0] - box.min[0] + 1) * (box.max[1] - box.min[1] + 1) * (box.max[2] - box.min[2] + 1));
+  let o = 0;
+  for (let z = box.min[2]; z <= box.max[2]; z++) {
+    for (let y = box.min[1]; y <= box.max[1]; y++) {
+      for (let x = box.min[0]; x <= box.max[0]; x++, o++) {
         const p = applyAffine(toRoi, [x, y, z]);
         if (p[0] < -0.5 || p[1] < -0.5 || p[2] < -0.5 || p[0] > n - 0.5 || p[1] > n - 0.5 || p[2] > n - 0.5) continue;
-        dst[x + nx * (y + ny * z)] = trilinear(values, roiDims, p[0], p[1], p[2]);
+        out[o] = trilinear(values, roiDims, p[0], p[1], p[2]);
       }
     }
   }
-  return { min, max };
+  return out;
 }

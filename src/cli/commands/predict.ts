@@ -1,0 +1,53 @@
+import type { Command } from '../command.js';
+import { intOption, parseCommandArgs, requireOption } from '../command.js';
+import { UsageError } from '../../core/errors.js';
+import { predictCohort } from '../../pipeline/predict-cohort.js';
+
+export const predictCommand: Command = {
+  name: 'predict',
+  summary: 'segment the primary tumour in CT scans with a trained model',
+  usage: `usage: lungtumor predict --model DIR --input DIR|FILE --out DIR [--submission FILE.csv] [--workers N]
+
+Writes <ID>_seg.nii.gz (uint8 0/1, the input's exact grid and header geometry) for every scan, and
+prediction_log.json (per-scan volume, RECIST, candidates, warnings, seconds per stage, peak RSS).
+A folder input takes its test/volume, volume or train/volume subfolder when present, else its own NIfTI files.
+A scan that cannot be read is named at the end and the exit code is 2; the others are still done.
+
+options:
+  --model DIR         a model folder written by 'lungtumor train'
+  --input DIR|FILE    one scan, or a folder of scans
+  --out DIR           where the masks go
+  --submission FILE   also write the challenge's submission CSV for the predicted masks
+  --workers N         feature worker threads (default 2; 0 runs in the main thread)
+  --quiet             no progress bar
+`,
+  async run(args) {
+    const o = parseCommandArgs(predictCommand, args, {
+      model: { type: 'string' },
+      input: { type: 'string' },
+      out: { type: 'string' },
+      submission: { type: 'string' },
+      workers: { type: 'string' },
+      quiet: { type: 'boolean' },
+    });
+    if (!o) return 0;
+    const workers = intOption(o.workers, 'workers', 2);
+    if (workers < 0) throw new UsageError('--workers must be 0 or more');
+    const summary = await predictCohort({
+      modelDir: requireOption(o.model, 'model'),
+      input: requireOption(o.input, 'input'),
+      outDir: requireOption(o.out, 'out'),
+      submission: o.submission,
+      workers,
+      log: (line) => process.stderr.write(`${line}\n`),
+      quiet: o.quiet ?? false,
+    });
+    process.stdout.write(`predicted ${summary.predicted.length} scan(s)\n`);
+    if (summary.failed.length > 0) {
+      process.stderr.write(`lungtumor predict: ${summary.failed.length} scan(s) failed:\n`);
+      for (const f of summary.failed) process.stderr.write(`  ${f.problem}\n`);
+      return 2;
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,102 @@
+/**
+ * `predict` over a folder or one file: every scan gets a mask or a named failure; failures are
+ * reported together at the end (exit code 2), nothing is skipped silently.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError } from '../core/errors.js';
+import { Progress } from '../core/progress.js';
+import { writeFileAtomic } from '../core/atomic.js';
+import type { Vec3 } from '../core/volume.js';
+import { caseIdOf, listNiftiFiles } from '../io/cohort.js';
+import { readNifti, writeNiftiMask } from '../io/nifti.js';
+import { submissionCsv, submissionRow, type SubmissionRow } from '../submission/submission.js';
+import { loadModel, segmentScan } from './predict.js';
+import { writeJson } from './model-folder.js';
+
+export interface PredictOptions {
+  modelDir: string;
+  input: string;
+  outDir: string;
+  submission?: string;
+  workers: number;
+  log: (line: string) => void;
+  quiet?: boolean;
+}
+
+export interface PredictSummary {
+  predicted: string[];
+  failed: { file: string; problem: string }[];
+}
+
+/** The scans to segment: one file, or a folder's NIfTI files (or its test/volume, volume or train/volume subfolder). */
+export function inputScans(input: string): string[] {
+  if (!existsSync(input)) throw new InputError(input, 'no such file or folder');
+  if (statSync(input).isFile()) return [input];
+  for (const sub of [join(input, 'test', 'volume'), join(input, 'volume'), join(input, 'train', 'volume')]) {
+    if (existsSync(sub) && statSync(sub).isDirectory()) return listNiftiFiles(sub);
+  }
+  const files = listNiftiFiles(input);
+  if (files.length === 0) throw new InputError(input, 'no .nii or .nii.gz scans in this folder');
+  return files;
+}
+
+export const PREDICTION_LOG = 'prediction_log.json';
+
+export async function predictCohort(opts: PredictOptions): Promise<PredictSummary> {
+  const scans = inputScans(opts.input);
+  const model = await loadModel(opts.modelDir, opts.log);
+  opts.log(`model ${opts.modelDir}: ${model.manifest.config} config, refiner ${model.refiner ? `on ${model.refiner.backend}` : 'none'}`);
+  const progress = new Progress('predict', scans.length, process.stderr, opts.quiet);
+  const summary: PredictSummary = { predicted: [], failed: [] };
+  const rows: SubmissionRow[] = [];
+  const cases: Record<string, unknown>[] = [];
+  for (const file of scans) {
+    const id = caseIdOf(file);
+    const t0 = performance.now();
+    try {
+      const ct = readNifti(file);
+      const readSeconds = (performance.now() - t0) / 1000;
+      const result = await segmentScan(model, ct, opts.workers);
+      const t1 = performance.now();
+      writeNiftiMask(join(opts.outDir, `${id}_seg.nii.gz`), result.mask, ct);
+      const writeSeconds = (performance.now() - t1) / 1000;
+      const pixdim = ct.spacing as Vec3;
+      const row = submissionRow(id, result.mask, ct.dims, pixdim);
+      rows.push(row);
+      for (const w of result.warnings) opts.log(`${id}: ${w}`);
+      cases.push({
+        id,
+        file,
+        dims: ct.dims,
+        spacing_mm: ct.spacing,
+        volume_ml: row.volumeMl,
+        recist_mm: row.recistMm,
+        candidates: result.candidates,
+        chosen_probability: result.chosenProbability,
+        runner_up_probability: result.runnerUpProbability,
+        lungs_found: result.lungsFound,
+        warnings: result.warnings,
+        backend: result.backend,
+        seconds: { read: round3(readSeconds), ...result.seconds, write: round3(writeSeconds), total: round3((performance.now() - t0) / 1000) },
+        peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+      });
+      summary.predicted.push(id);
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      summary.failed.push({ file, problem: err.message });
+      opts.log(`error: ${err.message}`);
+    }
+    progress.tick(id);
+  }
+  writeJson(join(opts.outDir, PREDICTION_LOG), {
+    model: opts.modelDir,
+    workers: opts.workers,
+    cases,
+    failed: summary.failed,
+  });
+  if (opts.submission) writeFileAtomic(opts.submission, submissionCsv(rows));
+  return summary;
+}
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;

@@ -1,0 +1,390 @@
+/**
+ * Training from scratch on a cohort: fingerprint -> plans -> voxel features -> voxel classifier
+ * (histogram GBDT, cross-fitted so later stages see out-of-fold probabilities) -> candidates ->
+ * candidate classifier (random forest) -> refiner ROIs -> refiner -> one model folder.
+ */
+import { join } from 'node:path';
+import { InputError } from '../core/errors.js';
+import { Progress } from '../core/progress.js';
+import { Rng } from '../core/random.js';
+import { writeDirAtomic } from '../core/atomic.js';
+import { boundingBox, dilateMm } from '../core/morphology.js';
+import type { Vec3 } from '../core/volume.js';
+import { listTrainingCases, type CaseFiles } from '../io/cohort.js';
+import { readNifti, readNiftiHeader } from '../io/nifti.js';
+import { readMaskFor } from '../io/masks.js';
+import { axisMap } from '../geometry/orient.js';
+import { findLungs, type LungResult } from '../features/index.js';
+import { trainGbdt, type GbdtModel } from '../classifier/gbdt.js';
+import { trainForest } from '../classifier/forest.js';
+import { CANDIDATE_FEATURES, candidateLabel, describeCandidateFeature, findCandidates } from '../candidates/candidates.js';
+import { dice } from '../metrics/dice.js';
+import type { TrainConfig } from './config.js';
+import { median, percentiles, planFromFingerprint, type Fingerprint, type Plans } from './plans.js';
+import { maskToNative, nativeGrid, nativeMaskFraction, nativeMaskToWorking, toWorkingScan, type WorkingGrid, type WorkingScan } from './scan.js';
+import { computeScanVoxels } from './voxels.js';
+import { roiAroundBox, sampleIntoRoi, type Roi } from './roi.js';
+import { MODEL_FILES, MODEL_FORMAT, MODEL_VERSION, packageVersions, writeJson, type ModelManifest } from './model-folder.js';
+import { FEATURE_DESCRIPTIONS } from '../features/index.js';
+import { buildRefinerInput, trainRefinerStage, saveRefinerStage } from './refiner-stage.js';
+
+export interface TrainOptions {
+  dataDirs: string[];
+  modelDir: string;
+  seed: number;
+  config: TrainConfig;
+  workers: number;
+  log: (line: string) => void;
+  quiet?: boolean;
+}
+
+export interface TrainSummary {
+  cases: number;
+  seconds: Record<string, number>;
+  lungFinderDice: Record<string, number>;
+  tumourFoundOutOfFold: number;
+}
+
+/** What training keeps of each case after its scan is read (the native CT is dropped). */
+interface PreparedCase {
+  id: string;
+  grid: WorkingGrid;
+  hu: Float32Array;
+  tumour: Uint8Array;
+  tumourVoxels: number;
+  lungs: LungResult;
+  /** Refiner ROIs around the (jittered) true tumour: raw HU and target on each ROI. */
+  rois: { roi: Roi; ctHu: Float32Array; target: Uint8Array }[];
+  voxels?: { names: string[]; rows: Float32Array; voxels: Int32Array };
+  oofProb?: Float32Array;
+}
+
+/** Case order: ids sorted, then shuffled by the seed (recorded in the model). */
+export function caseOrder(ids: string[], seed: number): string[] {
+  return new Rng(seed ^ 0x5eed).shuffled([...ids].sort());
+}
+
+function gatherCases(dataDirs: string[]): CaseFiles[] {
+  const byId = new Map<string, CaseFiles>();
+  for (const dir of dataDirs) {
+    for (const c of listTrainingCases(dir)) {
+      const prev = byId.get(c.id);
+      if (prev) throw new InputError(c.volume, `case id ${c.id} appears twice (also ${prev.volume})`);
+      byId.set(c.id, c);
+    }
+  }
+  return [...byId.values()];
+}
+
+const seconds = (t0: number): number => Math.round((performance.now() - t0) / 10) / 100;
+
+export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
+  const { config, log } = opts;
+  const t0 = performance.now();
+  const stageSeconds: Record<string, number> = {};
+  const files = gatherCases(opts.dataDirs);
+  const order = caseOrder(files.map((c) => c.id), opts.seed);
+  const byId = new Map(files.map((c) => [c.id, c]));
+  const cases = order.map((id) => byId.get(id)!);
+  log(`training on ${cases.length} cases (config ${config.name}, seed ${opts.seed})`);
+  const rng = new Rng(opts.seed);
+
+  // Pass 0: spacings from the headers decide the working grid before any voxel is read.
+  let t = performance.now();
+  const spacings: Vec3[] = cases.map((c) => {
+    const h = readNiftiHeader(c.volume);
+    const m = axisMap(h.affine);
+    const s: Vec3 = [0, 0, 0];
+    for (let j = 0; j < 3; j++) s[m.worldAxis[j]!] = h.spacing[j]!;
+    return s;
+  });
+  const axis = (a: number): number[] => spacings.map((s) => s[a]!);
+  const spacingFp = {
+    median: [median(axis(0)), median(axis(1)), median(axis(2))] as Vec3,
+    min: [Math.min(...axis(0)), Math.min(...axis(1)), Math.min(...axis(2))] as Vec3,
+    max: [Math.max(...axis(0)), Math.max(...axis(1)), Math.max(...axis(2))] as Vec3,
+  };
+  const provisional = planFromFingerprint({ cases: cases.length, spacingMm: spacingFp, tumourHu: percentiles([]), lungHu: percentiles([]), tumourVolumeMl: { min: 0, median: 0, max: 0 } }, config.refiner.roiSamples);
+  const workingSpacing = provisional.workingSpacingMm;
+  log(`working grid ${workingSpacing.join(' x ')} mm (median scan spacing ${spacingFp.median.map((v) => v.toFixed(2)).join(' x ')} mm)`);
+
+  // Pass 1: read each case once; keep only the working grid and the refiner's ROIs.
+  const prepared: PreparedCase[] = [];
+  const tumourHuSample: number[] = [];
+  const lungHuSample: number[] = [];
+  const tumourMl: number[] = [];
+  const lungFinderDice: Record<string, number> = {};
+  const prep = new Progress('prepare', cases.length, process.stderr, opts.quiet);
+  for (const c of cases) {
+    const ct = readNifti(c.volume);
+    const seg = readMaskFor(c.seg!, ct);
+    const scan = toWorkingScan(ct, workingSpacing);
+    const tumourNative = maskToNative(seg, scan);
+    let tumour = nativeMaskToWorking(tumourNative, scan);
+    let tumourVoxels = tumour.reduce((s, v) => s + v, 0);
+    const nativeCount = tumourNative.reduce((s, v) => s + v, 0);
+    if (nativeCount === 0) log(`warning: ${c.id}: the tumour mask is empty`);
+    if (tumourVoxels === 0 && nativeCount > 0) {
+      // A tumour smaller than a working voxel still marks the voxel it occupies most.
+      tumour = markLargestOccupancy(tumourNative, scan);
+      tumourVoxels = 1;
+    }
+    const voxelMl = (ct.spacing[0] * ct.spacing[1] * ct.spacing[2]) / 1000;
+    tumourMl.push(nativeCount * voxelMl);
+    const lungs = findLungs(scan.hu, scan.grid.dims, scan.grid.spacingMm);
+    for (const w of lungs.warnings) log(`warning: ${c.id}: ${w}`);
+    let lungTruth: Uint8Array | null = null;
+    if (c.lungs) {
+      lungTruth = nativeMaskToWorking(maskToNative(readMaskFor(c.lungs, ct), scan), scan);
+      lungFinderDice[c.id] = Math.round(dice(lungs.lungs, lungTruth) * 10000) / 10000;
+      log(`${c.id}: lung finder Dice vs lungs_seg ${lungFinderDice[c.id]!.toFixed(3)}`);
+    }
+    const caseRng = rng.fork();
+    sampleValues(scan.hu, tumour, 4000, caseRng, tumourHuSample);
+    const lungRef = lungTruth ?? (lungs.found ? lungs.rawAir : null);
+    if (lungRef) sampleValues(scan.hu, lungRef, 4000, caseRng, lungHuSample);
+    const rois: PreparedCase['rois'] = [];
+    const box = boundingBox(tumourNative, scan.native.dims);
+    if (box && config.refiner.enabled) {
+      const grid = nativeGrid(scan);
+      for (let r = 0; r < config.refiner.roisPerCase; r++) {
+        const { min, max } = jitterBox(box.min, box.max, r === 0 ? 0 : 0.2, caseRng);
+        const roi = roiAroundBox(grid, min, max, config.refiner.roiSamples, 2 * caseRng.uniform(0.85, 1.2), 24);
+        const ctHu = sampleIntoRoi(scan.native.data, grid, roi);
+        const occ = sampleIntoRoi(tumourNative, grid, roi);
+        const target = new Uint8Array(occ.length);
+        for (let i = 0; i < occ.length; i++) target[i] = occ[i]! >= 0.5 ? 1 : 0;
+        rois.push({ roi, ctHu, target });
+      }
+    }
+    prepared.push({ id: c.id, grid: scan.grid, hu: scan.hu, tumour, tumourVoxels, lungs, rois });
+    prep.tick(c.id);
+  }
+  stageSeconds.prepare = seconds(t);
+
+  const fingerprint: Fingerprint = {
+    cases: cases.length,
+    spacingMm: spacingFp,
+    tumourHu: percentiles(tumourHuSample),
+    lungHu: percentiles(lungHuSample),
+    tumourVolumeMl: { min: Math.min(...tumourMl), median: median(tumourMl), max: Math.max(...tumourMl) },
+  };
+  const plans: Plans = planFromFingerprint(fingerprint, config.refiner.roiSamples);
+  log(`plans: eligible voxels ≥ ${plans.eligibleMinHu} HU inside the lungs; CT window ${plans.ctWindowHu.join('..')} HU; tumour HU p05..p95 ${fingerprint.tumourHu.p05}..${fingerprint.tumourHu.p95}`);
+
+  // Pass 2: features of every eligible voxel of every case.
+  t = performance.now();
+  const feat = new Progress('features', prepared.length, process.stderr, opts.quiet);
+  let names: string[] = [];
+  for (const p of prepared) {
+    const v = await computeScanVoxels({ grid: p.grid, hu: p.hu }, plans, opts.workers, p.lungs);
+    names = v.table.names;
+    p.voxels = v.table;
+    let covered = 0;
+    for (const vox of v.table.voxels) if (p.tumour[vox]) covered++;
+    if (p.tumourVoxels > 0 && covered < 0.5 * p.tumourVoxels) {
+      log(`warning: ${p.id}: only ${covered}/${p.tumourVoxels} tumour voxels are eligible (lungs found: ${p.lungs.found})`);
+    }
+    feat.tick(p.id);
+  }
+  stageSeconds.features = seconds(t);
+  const F = names.length;
+
+  // Voxel classifier training rows: tumour voxels and hard + random negatives, per case.
+  t = performance.now();
+  const samples = prepared.map((p) => sampleVoxelRows(p, names, config, rng.fork()));
+  const folds = Math.min(config.folds, prepared.length);
+  const gbdtParams = (seed: number) => ({ ...config.gbdt, maxLeaves: 2 ** config.gbdt.maxDepth, balanceClasses: true, seed });
+  const assemble = (keep: (i: number) => boolean) => {
+    let rows = 0;
+    samples.forEach((s, i) => { if (keep(i)) rows += s.labels.length; });
+    const X = new Float32Array(rows * F);
+    const y = new Uint8Array(rows);
+    const w = new Float32Array(rows);
+    let o = 0;
+    samples.forEach((s, i) => {
+      if (!keep(i)) return;
+      X.set(s.rows, o * F);
+      y.set(s.labels, o);
+      w.set(s.weights, o);
+      o += s.labels.length;
+    });
+    return { rows: X, labels: y, weights: w, featureNames: names };
+  };
+  // Out-of-fold probabilities: each case is scored by a model that never saw it.
+  if (folds >= 2) {
+    for (let k = 0; k < folds; k++) {
+      const train = assemble((i) => i % folds !== k);
+      if (!train.labels.some((v) => v === 1)) continue;
+      const model = trainGbdt(train, gbdtParams(opts.seed + k + 1));
+      prepared.forEach((p, i) => { if (i % folds === k) p.oofProb = model.predictProba(p.voxels!.rows); });
+      log(`voxel classifier fold ${k + 1}/${folds}: ${train.labels.length} rows`);
+    }
+  }
+  const voxelModel: GbdtModel = trainGbdt(assemble(() => true), gbdtParams(opts.seed));
+  for (const p of prepared) {
+    if (!p.oofProb) {
+      log(`warning: ${p.id}: no out-of-fold voxel model; candidates use in-sample probabilities`);
+      p.oofProb = voxelModel.predictProba(p.voxels!.rows);
+    }
+  }
+  stageSeconds.voxelClassifier = seconds(t);
+
+  // Candidates from out-of-fold probabilities -> candidate classifier.
+  t = performance.now();
+  const candRows: number[] = [];
+  const candLabels: number[] = [];
+  let found = 0;
+  for (const p of prepared) {
+    const prob = probVolume(p);
+    const rowOf = rowIndex(p);
+    const cands = findCandidates(prob, p.hu, p.grid.dims, p.grid.spacingMm, p.voxels!, rowOf, plans.candidates);
+    let hit = false;
+    for (const c of cands) {
+      const y = candidateLabel(c, p.tumour, p.tumourVoxels);
+      hit ||= y === 1;
+      candRows.push(...c.features);
+      candLabels.push(y);
+    }
+    if (hit) found++;
+    else log(`${p.id}: the tumour is not among the ${cands.length} out-of-fold candidates`);
+  }
+  log(`tumour among the out-of-fold candidates in ${found}/${prepared.length} cases; ${candLabels.length} candidates`);
+  const forest = trainForest(
+    { rows: Float32Array.from(candRows), labels: candLabels, featureNames: [...CANDIDATE_FEATURES] },
+    { numTrees: config.forest.trees, seed: opts.seed },
+  );
+  stageSeconds.candidateClassifier = seconds(t);
+
+  // Refiner on ROIs around the true tumours, fed the out-of-fold probability.
+  t = performance.now();
+  const refinerSamples = prepared.flatMap((p) => {
+    const prob = probVolume(p);
+    return p.rois.map((r) => ({
+      input: buildRefinerInput(r.ctHu, sampleIntoRoi(prob, p.grid, r.roi), plans.ctWindowHu),
+      target: r.target,
+    }));
+  });
+  const refiner = config.refiner.enabled && refinerSamples.length > 0
+    ? await trainRefinerStage(refinerSamples, plans.ctWindowHu, config, opts.seed, log)
+    : null;
+  stageSeconds.refiner = seconds(t);
+
+  // One model folder, written whole or not at all.
+  t = performance.now();
+  const manifest: ModelManifest = {
+    format: MODEL_FORMAT,
+    version: MODEL_VERSION,
+    config: config.name,
+    seed: opts.seed,
+    caseOrder: order,
+    versions: packageVersions(),
+    hasRefiner: refiner !== null,
+  };
+  const featuresDoc = {
+    voxel: voxelModel.importances().map((f) => ({ ...f, description: FEATURE_DESCRIPTIONS[f.name] ?? '' })),
+    candidate: forest.importances().map((f) => ({ ...f, description: describeCandidateFeature(f.name) })),
+  };
+  const summary: TrainSummary = { cases: cases.length, seconds: stageSeconds, lungFinderDice, tumourFoundOutOfFold: found };
+  await writeDirAtomic(opts.modelDir, async (dir) => {
+    writeJson(join(dir, MODEL_FILES.manifest), manifest);
+    writeJson(join(dir, MODEL_FILES.plans), plans);
+    writeJson(join(dir, MODEL_FILES.voxelClassifier), voxelModel.toJSON());
+    writeJson(join(dir, MODEL_FILES.candidateClassifier), forest.toJSON());
+    writeJson(join(dir, MODEL_FILES.features), featuresDoc);
+    if (refiner) await saveRefinerStage(refiner, dir);
+    stageSeconds.save = seconds(t);
+    stageSeconds.total = seconds(t0);
+    writeJson(join(dir, MODEL_FILES.log), { ...summary, workers: opts.workers, backend: refiner?.backend ?? null });
+  });
+  log(`model written to ${opts.modelDir} in ${stageSeconds.total} s`);
+  return summary;
+}
+
+/** The working voxel a tumour smaller than one working voxel occupies most. */
+function markLargestOccupancy(tumourNative: Uint8Array, scan: WorkingScan): Uint8Array {
+  const frac = nativeMaskFraction(tumourNative, scan);
+  let best = 0;
+  for (let i = 1; i < frac.length; i++) if (frac[i]! > frac[best]!) best = i;
+  const out = new Uint8Array(frac.length);
+  out[best] = 1;
+  return out;
+}
+
+/** Pushes up to `limit` values of `data` inside `mask`, drawn with `rng`. */
+function sampleValues(data: Float32Array, mask: Uint8Array, limit: number, rng: Rng, out: number[]): void {
+  const idx: number[] = [];
+  for (let i = 0; i < mask.length; i++) if (mask[i]) idx.push(i);
+  const take = idx.length <= limit ? idx : rng.shuffled(idx).slice(0, limit);
+  for (const i of take) out.push(data[i]!);
+}
+
+function jitterBox(min: Vec3, max: Vec3, amount: number, rng: Rng): { min: Vec3; max: Vec3 } {
+  const lo: Vec3 = [0, 0, 0];
+  const hi: Vec3 = [0, 0, 0];
+  for (let a = 0; a < 3; a++) {
+    const ext = max[a]! - min[a]! + 1;
+    const shift = rng.uniform(-amount, amount) * ext;
+    lo[a] = Math.round(min[a]! + shift);
+    hi[a] = Math.round(max[a]! + shift);
+  }
+  return { min: lo, max: hi };
+}
+
+function probVolume(p: PreparedCase): Float32Array {
+  const prob = new Float32Array(p.hu.length);
+  const v = p.voxels!.voxels;
+  for (let r = 0; r < v.length; r++) prob[v[r]!] = p.oofProb![r]!;
+  return prob;
+}
+
+function rowIndex(p: PreparedCase): Int32Array {
+  const rowOf = new Int32Array(p.hu.length).fill(-1);
+  p.voxels!.voxels.forEach((v, r) => { rowOf[v] = r; });
+  return rowOf;
+}
+
+/**
+ * Voxel-classifier rows of one case: its eligible tumour voxels, and negatives of which a share
+ * are hard (near the tumour, or the most tube- or blob-like, or at the lung wall).
+ */
+function sampleVoxelRows(p: PreparedCase, names: string[], config: TrainConfig, rng: Rng): { rows: Float32Array; labels: Uint8Array; weights: Float32Array } {
+  const F = names.length;
+  const table = p.voxels!;
+  const near = p.tumourVoxels > 0 ? dilateMm(p.tumour, p.grid.dims, p.grid.spacingMm, 15) : new Uint8Array(p.tumour.length);
+  const cols = names.flatMap((n, i) => (/^(vesselness|blobness)/.test(n) ? [i] : []));
+  const wall = names.indexOf('dist_lung_wall_mm');
+  const pos: number[] = [];
+  const neg: number[] = [];
+  const hard: number[] = [];
+  const score: number[] = [];
+  for (let r = 0; r < table.voxels.length; r++) {
+    const v = table.voxels[r]!;
+    if (p.tumour[v]) { pos.push(r); continue; }
+    neg.push(r);
+    let s = 0;
+    for (const c of cols) s = Math.max(s, table.rows[r * F + c]!);
+    score.push(s);
+    if (near[v] || (wall >= 0 && table.rows[r * F + wall]! < 4)) hard.push(r);
+  }
+  // The most tube- or blob-like tenth of the negatives are hard too (vessels, distractor nodules).
+  const sorted = [...score].sort((a, b) => b - a);
+  const cut = sorted[Math.floor(sorted.length / 10)] ?? Infinity;
+  neg.forEach((r, i) => { if (score[i]! >= cut && cut > 0) hard.push(r); });
+  const hardSet = [...new Set(hard)].sort((a, b) => a - b);
+  const pick = (from: number[], k: number): number[] => (from.length <= k ? from : rng.shuffled(from).slice(0, k));
+  const chosenPos = pick(pos, config.tumourSamplesPerCase);
+  const nHard = Math.round(config.negativeSamplesPerCase * config.hardNegativeShare);
+  const chosenHard = pick(hardSet, nHard);
+  const taken = new Set(chosenHard);
+  const chosenRand = pick(neg.filter((r) => !taken.has(r)), config.negativeSamplesPerCase - chosenHard.length);
+  const all = [...chosenPos, ...chosenHard, ...chosenRand];
+  const rows = new Float32Array(all.length * F);
+  const labels = new Uint8Array(all.length);
+  const weights = new Float32Array(all.length).fill(1);
+  all.forEach((r, i) => {
+    rows.set(table.rows.subarray(r * F, (r + 1) * F), i * F);
+    labels[i] = i < chosenPos.length ? 1 : 0;
+  });
+  return { rows, labels, weights };
+}

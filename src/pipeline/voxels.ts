@@ -1,0 +1,56 @@
+/**
+ * The voxel stage of one scan on its working grid: lungs found without help, the eligible voxels
+ * (inside the lungs and dense enough to be tumour), and their feature rows.
+ */
+import { buildFeatureContext, extractFeatures, findLungs, type LungResult } from '../features/index.js';
+import type { VoxelFeatureTable } from '../candidates/candidates.js';
+import type { Plans } from './plans.js';
+import type { WorkingGrid } from './scan.js';
+
+export interface ScanVoxels {
+  lungs: Uint8Array;
+  lungsFound: boolean;
+  warnings: string[];
+  table: VoxelFeatureTable;
+  /** Row of each working-grid voxel in `table`, or -1 when not eligible. */
+  rowOf: Int32Array;
+  seconds: { lungs: number; features: number };
+}
+
+/** Upper HU bound of eligible voxels: bone and contrast are never the tumour. */
+const ELIGIBLE_MAX_HU = 300;
+
+/** `lungs`: the lung finder's result when the caller already has it (training computes it earlier). */
+export async function computeScanVoxels(
+  scan: { grid: WorkingGrid; hu: Float32Array },
+  plans: Plans,
+  workers: number,
+  lungs?: LungResult,
+): Promise<ScanVoxels> {
+  const t0 = performance.now();
+  const { dims, spacingMm } = scan.grid;
+  const lungResult = lungs ?? findLungs(scan.hu, dims, spacingMm);
+  const t1 = performance.now();
+  const n = scan.hu.length;
+  const rowOf = new Int32Array(n).fill(-1);
+  let count = 0;
+  const lo = plans.eligibleMinHu;
+  for (let i = 0; i < n; i++) {
+    const h = scan.hu[i]!;
+    // Without lungs (a crop around the tumour) every dense-enough voxel is a candidate voxel.
+    if (h >= lo && h <= ELIGIBLE_MAX_HU && (!lungResult.found || lungResult.lungs[i])) rowOf[i] = count++;
+  }
+  const voxels = new Int32Array(count);
+  for (let i = 0; i < n; i++) if (rowOf[i]! >= 0) voxels[rowOf[i]!] = i;
+  const context = buildFeatureContext(lungResult, dims, spacingMm);
+  const features = await extractFeatures(scan.hu, dims, spacingMm, context, voxels, { workers });
+  const t2 = performance.now();
+  return {
+    lungs: lungResult.lungs,
+    lungsFound: lungResult.found,
+    warnings: lungResult.warnings,
+    table: { names: features.names, rows: features.rows, voxels },
+    rowOf,
+    seconds: { lungs: (t1 - t0) / 1000, features: (t2 - t1) / 1000 },
+  };
+}
