@@ -6,6 +6,7 @@ import { buildFeatureContext, extractFeatures, findLungs, type LungResult } from
 import type { VoxelFeatureTable } from '../candidates/candidates.js';
 import type { Plans } from './plans.js';
 import type { WorkingGrid } from './scan.js';
+import { lungHullRegion } from './eligible.js';
 
 export interface ScanVoxels {
   lungs: Uint8Array;
@@ -32,13 +33,14 @@ export async function computeScanVoxels(
   const lungResult = lungs ?? findLungs(scan.hu, dims, spacingMm);
   const t1 = performance.now();
   const n = scan.hu.length;
+  const region = lungResult.found ? lungHullRegion(lungResult.lungs, dims, lungResult.midlineX) : null;
   const rowOf = new Int32Array(n).fill(-1);
   let count = 0;
   const lo = plans.eligibleMinHu;
   for (let i = 0; i < n; i++) {
     const h = scan.hu[i]!;
     // Without lungs (a crop around the tumour) every dense-enough voxel is a candidate voxel.
-    if (h >= lo && h <= ELIGIBLE_MAX_HU && (!lungResult.found || lungResult.lungs[i])) rowOf[i] = count++;
+    if (h >= lo && h <= ELIGIBLE_MAX_HU && (!region || region[i])) rowOf[i] = count++;
   }
   const voxels = new Int32Array(count);
   for (let i = 0; i < n; i++) if (rowOf[i]! >= 0) voxels[rowOf[i]!] = i;
