@@ -1,12 +1,21 @@
 /** Shared test helpers: temp folders, the real-data folder, running the CLI. */
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-/** Repository root (tests run compiled from <outDir>/tests/). */
-export const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+/** Repository root: the nearest folder above the compiled test holding lungtumor's package.json. */
+export const repoRoot = ((): string => {
+  let dir = fileURLToPath(new URL('.', import.meta.url));
+  for (;;) {
+    const pj = join(dir, 'package.json');
+    if (existsSync(pj) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'lungtumor') return dir;
+    const up = resolve(dir, '..');
+    if (up === dir) throw new Error('tests: cannot find the lungtumor repository root');
+    dir = up;
+  }
+})();
 
 /** `../shared/data/real` beside the checkout, or null when absent (tests then skip). */
 export function realDataDir(): string | null {

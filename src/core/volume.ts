@@ -48,6 +48,10 @@ export interface NiftiSource {
 }
 
 export interface Volume<T extends VoxelArray = VoxelArray> {
+  /**
+   * The voxels. May be a view into a larger ArrayBuffer (readNifti views the decompressed file
+   * rather than copying it): use data.byteOffset/byteLength whenever touching data.buffer.
+   */
   data: T;
   /** Voxel counts along x, y, z. */
   dims: Vec3;
