@@ -1,13 +1,34 @@
 import type { Command } from '../command.js';
-import { parseCommandArgs } from '../command.js';
+import { parseCommandArgs, requireOption } from '../command.js';
+import { writeFileAtomic } from '../../core/atomic.js';
+import { Progress } from '../../core/progress.js';
+import { submissionCsv, submissionRowsOfFolder } from '../../submission/submission.js';
 
 export const submitCommand: Command = {
   name: 'submit',
-  summary: '(not yet implemented)',
-  usage: 'usage: lungtumor submit',
+  summary: 'write the challenge submission CSV (id, rle, recist, volume, data_shape) of a folder of masks',
+  usage: `usage: lungtumor submit --masks DIR --out FILE.csv
+
+Writes one row per NIfTI mask in DIR (case id = file name up to the first '_'), exactly as the
+challenge's kit writes its CSV: run-length code of the mask in C order of the (x, y, z) array,
+the kit's RECIST (mm) and volume (mL, 2 decimals), and the array shape. The file is written
+only when every mask was read.
+
+options:
+  --masks DIR   folder of .nii / .nii.gz masks (non-zero = tumour)
+  --out FILE    the CSV to write
+`,
   async run(args) {
-    if (!parseCommandArgs(submitCommand, args, {})) return 0;
-    process.stderr.write('lungtumor submit: not yet implemented\n');
-    return 1;
+    const opts = parseCommandArgs(submitCommand, args, {
+      masks: { type: 'string' },
+      out: { type: 'string' },
+    });
+    if (!opts) return 0;
+    const dir = requireOption(opts.masks, 'masks');
+    const out = requireOption(opts.out, 'out');
+    const rows = submissionRowsOfFolder(dir, (total) => new Progress('submit', total), (line) => process.stderr.write(`lungtumor submit: ${line}\n`));
+    writeFileAtomic(out, submissionCsv(rows));
+    process.stdout.write(`wrote ${rows.length} case${rows.length === 1 ? '' : 's'} to ${out}\n`);
+    return 0;
   },
 };
