@@ -1,13 +1,60 @@
 import type { Command } from '../command.js';
-import { parseCommandArgs } from '../command.js';
+import { intOption, parseCommandArgs, requireOption } from '../command.js';
+import { InputError } from '../../core/errors.js';
+import { Progress } from '../../core/progress.js';
+import { MAX_CASES, SYNTH_SIZES, writeCohort, type SynthSize } from '../../synth/index.js';
+
+const usage = `usage: lungtumor synth --out DIR [--cases N] [--seed S] [--size small|full] [--force] [--quiet]
+
+Writes a synthetic thoracic CT cohort with known tumours, in the challenge's layout:
+  DIR/train/volume/SYN-0001_vol.nii.gz        CT, int16 HU
+  DIR/train/seg/SYN-0001_seg.nii.gz           primary tumour mask, uint8 0/1
+  DIR/train/lungs_seg/SYN-0001_lungseg.nii.gz lungs (without the tumour), uint8 0/1
+  DIR/train/metadata.csv                      clinical and technical fields, one row per case
+                                              (clinical fields are sometimes empty, as in real data)
+
+Each case has one primary tumour (5 mm to 8 cm; round, lobulated, spiculated or part-solid;
+inside the lung, against the chest wall or against the mediastinum), 0-4 distractor nodules
+(labelled 0), vessel and airway trees, ribs, spine, heart, noise, and LPS or RAS voxel order.
+
+options:
+  --out DIR        output folder (required). It must not exist or be empty, unless --force.
+                   The cohort is built under a temporary name beside DIR and renamed into
+                   place when complete, so DIR never holds a half-written cohort.
+  --cases N        number of cases, 1-${MAX_CASES} (default 10)
+  --seed S         whole number 0-4294967295 (default 1). The same seed gives byte-identical
+                   files; case i depends only on (seed, i), so 5 cases are a prefix of 10.
+  --size SIZE      small: 96x96x48 voxels, ~4 mm in-plane, for tests (default)
+                   full:  512x512 in-plane, 0.6-1.0 mm, 90-300 slices of 1-5 mm, like real scans
+  --force          replace DIR if it exists and is not empty (only once the new cohort is complete)
+  --quiet          no progress output
+  -h, --help       this help
+`;
 
 export const synthCommand: Command = {
   name: 'synth',
-  summary: '(not yet implemented)',
-  usage: 'usage: lungtumor synth',
+  summary: 'write a synthetic CT cohort with known tumours (challenge layout)',
+  usage,
   async run(args) {
-    if (!parseCommandArgs(synthCommand, args, {})) return 0;
-    process.stderr.write('lungtumor synth: not yet implemented\n');
-    return 1;
+    const v = parseCommandArgs(synthCommand, args, {
+      out: { type: 'string' },
+      cases: { type: 'string' },
+      seed: { type: 'string' },
+      size: { type: 'string' },
+      force: { type: 'boolean' },
+      quiet: { type: 'boolean' },
+    });
+    if (!v) return 0;
+    const out = requireOption(v.out, 'out');
+    const cases = intOption(v.cases, 'cases', 10);
+    if (cases < 1 || cases > MAX_CASES) throw new InputError('', `--cases must be from 1 to ${MAX_CASES}, got ${cases}`);
+    const seed = intOption(v.seed, 'seed', 1);
+    if (seed < 0 || seed > 0xffffffff) throw new InputError('', `--seed must be from 0 to 4294967295, got ${seed}`);
+    const size = (v.size ?? 'small') as SynthSize;
+    if (!SYNTH_SIZES.includes(size)) throw new InputError('', `--size must be one of ${SYNTH_SIZES.join(', ')}, got '${v.size}'`);
+    const progress = new Progress('synth', cases, process.stderr, v.quiet ?? false);
+    const result = await writeCohort(out, { cases, seed, size, force: v.force ?? false, onCase: (id) => progress.tick(id) });
+    if (!v.quiet) process.stderr.write(`wrote ${result.ids.length} cases to ${out}\n`);
+    return 0;
   },
 };
