@@ -6,8 +6,10 @@ import { submitCommand } from './commands/submit.js';
 import { demoCommand } from './commands/demo.js';
 import { trainCommand } from './commands/train.js';
 import { predictCommand } from './commands/predict.js';
+import { featuresCommand } from './commands/features.js';
+import { reportCommand } from './commands/report.js';
 
-const commands: Command[] = [demoCommand, synthCommand, trainCommand, predictCommand, evaluateCommand, submitCommand];
+const commands: Command[] = [demoCommand, synthCommand, featuresCommand, trainCommand, predictCommand, evaluateCommand, submitCommand, reportCommand];
 
 function topUsage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -23,6 +23,7 @@ import type { TrainConfig } from './config.js';
 import { median, percentiles, planFromFingerprint, type Fingerprint, type Plans } from './plans.js';
 import { maskToNative, nativeGrid, nativeMaskFraction, nativeMaskToWorking, toWorkingScan, type WorkingGrid, type WorkingScan } from './scan.js';
 import { computeScanVoxels } from './voxels.js';
+import { featureCacheKey, readFeatureCache, writeFeatureCache } from './feature-cache.js';
 import { roiAroundBox, sampleIntoRoi, type Roi } from './roi.js';
 import { MODEL_FILES, MODEL_FORMAT, MODEL_VERSION, packageVersions, writeJson, type ModelManifest } from './model-folder.js';
 import { FEATURE_DESCRIPTIONS } from '../features/index.js';
@@ -36,6 +37,8 @@ export interface TrainOptions {
   workers: number;
   log: (line: string) => void;
   quiet?: boolean;
+  /** Feature cache folder (see computeCohortFeatures). */
+  cacheDir?: string;
 }
 
 export interface TrainSummary {
@@ -64,7 +67,8 @@ export function caseOrder(ids: string[], seed: number): string[] {
   return new Rng(seed ^ 0x5eed).shuffled([...ids].sort());
 }
 
-function gatherCases(dataDirs: string[]): CaseFiles[] {
+/** Every labelled case of the folders; an id found twice is an error. */
+export function gatherCases(dataDirs: string[]): CaseFiles[] {
   const byId = new Map<string, CaseFiles>();
   for (const dir of dataDirs) {
     for (const c of listTrainingCases(dir)) {
@@ -78,9 +82,29 @@ function gatherCases(dataDirs: string[]): CaseFiles[] {
 
 const seconds = (t0: number): number => Math.round((performance.now() - t0) / 10) / 100;
 
-export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
+export interface PrepareOptions {
+  dataDirs: string[];
+  seed: number;
+  config: TrainConfig;
+  log: (line: string) => void;
+  quiet?: boolean;
+}
+
+/** A cohort read once: its case order, plans and what later stages need of each case. */
+export interface PreparedCohort {
+  order: string[];
+  plans: Plans;
+  prepared: PreparedCase[];
+  lungFinderDice: Record<string, number>;
+  seconds: Record<string, number>;
+}
+
+/**
+ * Passes 0 and 1 of training: spacings from the headers decide the working grid; each case is read
+ * once, put on it, its lungs found and its refiner ROIs cut; HU statistics then complete the plans.
+ */
+export async function prepareCohort(opts: PrepareOptions): Promise<PreparedCohort> {
   const { config, log } = opts;
-  const t0 = performance.now();
   const stageSeconds: Record<string, number> = {};
   const files = gatherCases(opts.dataDirs);
   const order = caseOrder(files.map((c) => c.id), opts.seed);
@@ -171,24 +195,59 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
   };
   const plans: Plans = planFromFingerprint(fingerprint, config.refiner.roiSamples);
   log(`plans: eligible voxels ≥ ${plans.eligibleMinHu} HU inside the lungs; CT window ${plans.ctWindowHu.join('..')} HU; tumour HU p05..p95 ${fingerprint.tumourHu.p05}..${fingerprint.tumourHu.p95}`);
+  return { order, plans, prepared, lungFinderDice, seconds: stageSeconds };
+}
 
-  // Pass 2: features of every eligible voxel of every case.
-  t = performance.now();
-  const feat = new Progress('features', prepared.length, process.stderr, opts.quiet);
+export interface FeatureOptions {
+  workers: number;
+  /** Folder of cached feature rows (read when their key matches, written otherwise). */
+  cacheDir?: string;
+  log: (line: string) => void;
+  quiet?: boolean;
+}
+
+/** Pass 2: features of every eligible voxel of every case (from the cache when it matches). */
+export async function computeCohortFeatures(cohort: PreparedCohort, dataFiles: Map<string, string>, opts: FeatureOptions): Promise<string[]> {
+  const feat = new Progress('features', cohort.prepared.length, process.stderr, opts.quiet);
   let names: string[] = [];
-  for (const p of prepared) {
-    const v = await computeScanVoxels({ grid: p.grid, hu: p.hu }, plans, opts.workers, p.lungs);
-    names = v.table.names;
-    p.voxels = v.table;
+  let hits = 0;
+  for (const p of cohort.prepared) {
+    const key = featureCacheKey(dataFiles.get(p.id)!, cohort.plans);
+    const cached = opts.cacheDir ? readFeatureCache(opts.cacheDir, p.id, key) : null;
+    if (cached) hits++;
+    const table = cached ?? (await computeScanVoxels({ grid: p.grid, hu: p.hu }, cohort.plans, opts.workers, p.lungs)).table;
+    if (opts.cacheDir && !cached) writeFeatureCache(opts.cacheDir, p.id, key, table);
+    names = table.names;
+    p.voxels = table;
     let covered = 0;
-    for (const vox of v.table.voxels) if (p.tumour[vox]) covered++;
+    for (const vox of table.voxels) if (p.tumour[vox]) covered++;
     if (p.tumourVoxels > 0 && covered < 0.5 * p.tumourVoxels) {
-      log(`warning: ${p.id}: only ${covered}/${p.tumourVoxels} tumour voxels are eligible (lungs found: ${p.lungs.found})`);
+      opts.log(`warning: ${p.id}: only ${covered}/${p.tumourVoxels} tumour voxels are eligible (lungs found: ${p.lungs.found})`);
     }
     feat.tick(p.id);
   }
+  if (opts.cacheDir) opts.log(`feature cache ${opts.cacheDir}: ${hits} of ${cohort.prepared.length} cases reused`);
+  return names;
+}
+
+export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
+  const { config, log } = opts;
+  const t0 = performance.now();
+  const files = gatherCases(opts.dataDirs);
+  const cohort = await prepareCohort(opts);
+  const { order, plans, prepared, lungFinderDice } = cohort;
+  const stageSeconds: Record<string, number> = { ...cohort.seconds };
+  const rng = new Rng(opts.seed + 1);
+  let t = performance.now();
+  const names = await computeCohortFeatures(cohort, new Map(files.map((c) => [c.id, c.volume])), {
+    workers: opts.workers,
+    cacheDir: opts.cacheDir,
+    log,
+    quiet: opts.quiet,
+  });
   stageSeconds.features = seconds(t);
   const F = names.length;
+  const cases = order;
 
   // Voxel classifier training rows: tumour voxels and hard + random negatives, per case.
   t = performance.now();

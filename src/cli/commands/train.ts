@@ -7,7 +7,7 @@ import { trainModel } from '../../pipeline/train.js';
 export const trainCommand: Command = {
   name: 'train',
   summary: 'train a model from scratch on labelled cohorts (challenge layout)',
-  usage: `usage: lungtumor train --data DIR [--data DIR ...] --model DIR [--seed N] [--config default|fast] [--workers N]
+  usage: `usage: lungtumor train --data DIR [--data DIR ...] --model DIR [--seed N] [--config default|fast] [--workers N] [--cache DIR]
 
 Trains the whole pipeline (plans, voxel classifier, candidate classifier, refiner) on every case of
 the given folders (challenge layout: DIR/train/volume/<ID>_vol.nii.gz, DIR/train/seg/<ID>_seg.nii.gz,
@@ -21,6 +21,7 @@ options:
   --seed N         seed of every random choice (default 0)
   --config NAME    'default' (the real one) or 'fast' (a small model in well under a minute, for tests)
   --workers N      feature worker threads (default 2; 0 runs in the main thread)
+  --cache DIR      reuse (and fill) the feature cache made by 'lungtumor features'
   --quiet          no progress bars
 `,
   async run(args) {
@@ -30,6 +31,7 @@ options:
       seed: { type: 'string' },
       config: { type: 'string' },
       workers: { type: 'string' },
+      cache: { type: 'string' },
       quiet: { type: 'boolean' },
     });
     if (!o) return 0;
@@ -47,6 +49,7 @@ options:
       workers,
       log: (line) => process.stderr.write(`${line}\n`),
       quiet: o.quiet ?? false,
+      cacheDir: o.cache,
     });
     return 0;
   },

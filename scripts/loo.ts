@@ -1,0 +1,63 @@
+/**
+ * Leave-one-out on a labelled cohort: for each case, train on the others (plus any extra cohorts)
+ * and segment the held-out scan; then score all held-out masks with the challenge's metrics.
+ *
+ *   node dist/scripts/loo.js --data DIR [--extra DIR ...] --out DIR [--config default|fast] [--seed N]
+ *
+ * Writes DIR/<ID>/model, DIR/predictions/<ID>_seg.nii.gz, DIR/evaluation.json and prints the table.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync, symlinkSync, existsSync, copyFileSync } from 'node:fs';
+import { join, resolve, basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { listTrainingCases } from '../src/io/cohort.js';
+
+const cli = fileURLToPath(new URL('../src/cli/run.js', import.meta.url));
+
+function run(args: string[]): void {
+  const r = spawnSync(process.execPath, [cli, ...args], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`lungtumor ${args[0]} failed with exit code ${r.status}`);
+}
+
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string' },
+    extra: { type: 'string', multiple: true },
+    out: { type: 'string' },
+    config: { type: 'string' },
+    seed: { type: 'string' },
+    only: { type: 'string', multiple: true },
+  },
+});
+if (!values.data || !values.out) {
+  process.stderr.write('usage: node dist/scripts/loo.js --data DIR [--extra DIR ...] --out DIR [--config default|fast] [--seed N] [--only ID ...]\n');
+  process.exit(2);
+}
+const out = resolve(values.out);
+const cases = listTrainingCases(values.data);
+const predictions = join(out, 'predictions');
+const truth = join(out, 'truth');
+mkdirSync(predictions, { recursive: true });
+mkdirSync(truth, { recursive: true });
+for (const held of cases) {
+  if (values.only && !values.only.includes(held.id)) continue;
+  const dir = join(out, held.id);
+  const others = join(dir, 'others', 'train');
+  rmSync(join(dir, 'others'), { recursive: true, force: true });
+  for (const sub of ['volume', 'seg', 'lungs_seg']) mkdirSync(join(others, sub), { recursive: true });
+  for (const c of cases) {
+    if (c.id === held.id) continue;
+    symlinkSync(resolve(c.volume), join(others, 'volume', basename(c.volume)));
+    symlinkSync(resolve(c.seg!), join(others, 'seg', basename(c.seg!)));
+    if (c.lungs) symlinkSync(resolve(c.lungs), join(others, 'lungs_seg', basename(c.lungs)));
+  }
+  const extra = (values.extra ?? []).flatMap((e) => ['--data', e]);
+  process.stderr.write(`\n== leave out ${held.id}\n`);
+  run(['train', '--data', join(dir, 'others'), ...extra, '--model', join(dir, 'model'), '--seed', values.seed ?? '0', '--config', values.config ?? 'default', '--quiet']);
+  run(['predict', '--model', join(dir, 'model'), '--input', held.volume, '--out', join(dir, 'pred'), '--quiet']);
+  copyFileSync(join(dir, 'pred', `${held.id}_seg.nii.gz`), join(predictions, `${held.id}_seg.nii.gz`));
+  copyFileSync(join(dir, 'pred', 'prediction_log.json'), join(dir, 'prediction_log.json'));
+  if (!existsSync(join(truth, basename(held.seg!)))) symlinkSync(resolve(held.seg!), join(truth, basename(held.seg!)));
+}
+run(['evaluate', '--pred', predictions, '--truth', truth, '--json', join(out, 'evaluation.json')]);
