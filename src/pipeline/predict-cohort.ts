@@ -13,6 +13,7 @@ import { readNifti, writeNiftiMask } from '../io/nifti.js';
 import { submissionCsv, submissionRow, type SubmissionRow } from '../submission/submission.js';
 import { loadModel, segmentScan } from './predict.js';
 import { writeJson } from './model-folder.js';
+import { FeatureExtractor } from '../features/index.js';
 
 export interface PredictOptions {
   modelDir: string;
@@ -51,43 +52,48 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
   const summary: PredictSummary = { predicted: [], failed: [] };
   const rows: SubmissionRow[] = [];
   const cases: Record<string, unknown>[] = [];
-  for (const file of scans) {
-    const id = caseIdOf(file);
-    const t0 = performance.now();
-    try {
-      const ct = readNifti(file);
-      const readSeconds = (performance.now() - t0) / 1000;
-      const result = await segmentScan(model, ct, opts.workers);
-      const t1 = performance.now();
-      writeNiftiMask(join(opts.outDir, `${id}_seg.nii.gz`), result.mask, ct);
-      const writeSeconds = (performance.now() - t1) / 1000;
-      const pixdim = ct.spacing as Vec3;
-      const row = submissionRow(id, result.mask, ct.dims, pixdim);
-      rows.push(row);
-      for (const w of result.warnings) opts.log(`${id}: ${w}`);
-      cases.push({
-        id,
-        file,
-        dims: ct.dims,
-        spacing_mm: ct.spacing,
-        volume_ml: row.volumeMl,
-        recist_mm: row.recistMm,
-        candidates: result.candidates,
-        chosen_probability: result.chosenProbability,
-        runner_up_probability: result.runnerUpProbability,
-        lungs_found: result.lungsFound,
-        warnings: result.warnings,
-        backend: result.backend,
-        seconds: { read: round3(readSeconds), ...result.seconds, write: round3(writeSeconds), total: round3((performance.now() - t0) / 1000) },
-        peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
-      });
-      summary.predicted.push(id);
-    } catch (err) {
-      if (!(err instanceof InputError)) throw err;
-      summary.failed.push({ file, problem: err.message });
-      opts.log(`error: ${err.message}`);
+  const extractor = new FeatureExtractor({ workers: opts.workers });
+  try {
+    for (const file of scans) {
+      const id = caseIdOf(file);
+      const t0 = performance.now();
+      try {
+        const ct = readNifti(file);
+        const readSeconds = (performance.now() - t0) / 1000;
+        const result = await segmentScan(model, ct, extractor);
+        const t1 = performance.now();
+        writeNiftiMask(join(opts.outDir, `${id}_seg.nii.gz`), result.mask, ct);
+        const writeSeconds = (performance.now() - t1) / 1000;
+        const pixdim = ct.spacing as Vec3;
+        const row = submissionRow(id, result.mask, ct.dims, pixdim);
+        rows.push(row);
+        for (const w of result.warnings) opts.log(`${id}: ${w}`);
+        cases.push({
+          id,
+          file,
+          dims: ct.dims,
+          spacing_mm: ct.spacing,
+          volume_ml: row.volumeMl,
+          recist_mm: row.recistMm,
+          candidates: result.candidates,
+          chosen_probability: result.chosenProbability,
+          runner_up_probability: result.runnerUpProbability,
+          lungs_found: result.lungsFound,
+          warnings: result.warnings,
+          backend: result.backend,
+          seconds: { read: round3(readSeconds), ...result.seconds, write: round3(writeSeconds), total: round3((performance.now() - t0) / 1000) },
+          peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+        });
+        summary.predicted.push(id);
+      } catch (err) {
+        if (!(err instanceof InputError)) throw err;
+        summary.failed.push({ file, problem: err.message });
+        opts.log(`error: ${err.message}`);
+      }
+      progress.tick(id);
     }
-    progress.tick(id);
+  } finally {
+    await extractor.close();
   }
   writeJson(join(opts.outDir, PREDICTION_LOG), {
     model: opts.modelDir,

@@ -12,6 +12,7 @@ import { validatePlans, type Plans } from './plans.js';
 import { MODEL_FILES, readJson, readManifest, type ModelManifest } from './model-folder.js';
 import { nativeGrid, nativeToOriginal, toWorkingScan, type WorkingScan } from './scan.js';
 import { computeScanVoxels } from './voxels.js';
+import type { FeatureExtractor } from '../features/index.js';
 import { roiAroundBox, sampleIntoRoi, projectFromRoiBox, roiFootprint, type Grid } from './roi.js';
 import { cleanupTumour, pasteBox, type Box } from './cleanup.js';
 import { buildRefinerInput, loadRefinerStage, type RefinerStage } from './refiner-stage.js';
@@ -62,7 +63,7 @@ export interface ScanResult {
 
 const since = (t: number): number => Math.round(performance.now() - t) / 1000;
 
-export async function segmentScan(model: LoadedModel, ct: Volume, workers: number): Promise<ScanResult> {
+export async function segmentScan(model: LoadedModel, ct: Volume, extractor: FeatureExtractor): Promise<ScanResult> {
   const seconds: Record<string, number> = {};
   const warnings: string[] = [];
   let t = performance.now();
@@ -70,7 +71,7 @@ export async function segmentScan(model: LoadedModel, ct: Volume, workers: numbe
   const scan = toWorkingScan(ct, plans.workingSpacingMm);
   seconds.resample = since(t);
 
-  const voxels = await computeScanVoxels(scan, plans, workers);
+  const voxels = await computeScanVoxels(scan, plans, extractor);
   seconds.lungs = Math.round(voxels.seconds.lungs * 1000) / 1000;
   seconds.features = Math.round(voxels.seconds.features * 1000) / 1000;
   warnings.push(...voxels.warnings);
@@ -87,10 +88,15 @@ export async function segmentScan(model: LoadedModel, ct: Volume, workers: numbe
 
   t = performance.now();
   let cands: Candidate[] = [];
-  for (const threshold of [plans.candidates.probThreshold, plans.candidates.probThreshold / 2]) {
+  // Lower thresholds only when nothing passes the planned one: half of it, then half of the scan's
+  // highest probability (a crop without lungs is out of the classifier's usual context).
+  let maxProb = 0;
+  for (const p of rowProb) if (p > maxProb) maxProb = p;
+  const thresholds = [plans.candidates.probThreshold, plans.candidates.probThreshold / 2, maxProb / 2].filter((v, i, a) => v > 0 && (i === 0 || v < a[i - 1]!));
+  for (const threshold of thresholds) {
     cands = findCandidates(prob, scan.hu, scan.grid.dims, scan.grid.spacingMm, voxels.table, voxels.rowOf, { ...plans.candidates, probThreshold: threshold });
     if (cands.length > 0) {
-      if (threshold !== plans.candidates.probThreshold) warnings.push(`no candidate at probability ${plans.candidates.probThreshold}; used ${threshold}`);
+      if (threshold !== plans.candidates.probThreshold) warnings.push(`no candidate at probability ${plans.candidates.probThreshold}; used ${threshold.toFixed(3)}`);
       break;
     }
   }

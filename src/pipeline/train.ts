@@ -14,7 +14,7 @@ import { listTrainingCases, type CaseFiles } from '../io/cohort.js';
 import { readNifti, readNiftiHeader } from '../io/nifti.js';
 import { readMaskFor } from '../io/masks.js';
 import { axisMap } from '../geometry/orient.js';
-import { findLungs, type LungResult } from '../features/index.js';
+import { FeatureExtractor, findLungs, type LungResult } from '../features/index.js';
 import { trainGbdt, type GbdtModel } from '../classifier/gbdt.js';
 import { trainForest } from '../classifier/forest.js';
 import { CANDIDATE_FEATURES, candidateLabel, describeCandidateFeature, findCandidates } from '../candidates/candidates.js';
@@ -211,20 +211,25 @@ export async function computeCohortFeatures(cohort: PreparedCohort, dataFiles: M
   const feat = new Progress('features', cohort.prepared.length, process.stderr, opts.quiet);
   let names: string[] = [];
   let hits = 0;
-  for (const p of cohort.prepared) {
-    const key = featureCacheKey(dataFiles.get(p.id)!, cohort.plans);
-    const cached = opts.cacheDir ? readFeatureCache(opts.cacheDir, p.id, key) : null;
-    if (cached) hits++;
-    const table = cached ?? (await computeScanVoxels({ grid: p.grid, hu: p.hu }, cohort.plans, opts.workers, p.lungs)).table;
-    if (opts.cacheDir && !cached) writeFeatureCache(opts.cacheDir, p.id, key, table);
-    names = table.names;
-    p.voxels = table;
-    let covered = 0;
-    for (const vox of table.voxels) if (p.tumour[vox]) covered++;
-    if (p.tumourVoxels > 0 && covered < 0.5 * p.tumourVoxels) {
-      opts.log(`warning: ${p.id}: only ${covered}/${p.tumourVoxels} tumour voxels are eligible (lungs found: ${p.lungs.found})`);
+  const extractor = new FeatureExtractor({ workers: opts.workers });
+  try {
+    for (const p of cohort.prepared) {
+      const key = featureCacheKey(dataFiles.get(p.id)!, cohort.plans);
+      const cached = opts.cacheDir ? readFeatureCache(opts.cacheDir, p.id, key) : null;
+      if (cached) hits++;
+      const table = cached ?? (await computeScanVoxels({ grid: p.grid, hu: p.hu }, cohort.plans, extractor, p.lungs)).table;
+      if (opts.cacheDir && !cached) writeFeatureCache(opts.cacheDir, p.id, key, table);
+      names = table.names;
+      p.voxels = table;
+      let covered = 0;
+      for (const vox of table.voxels) if (p.tumour[vox]) covered++;
+      if (p.tumourVoxels > 0 && covered < 0.5 * p.tumourVoxels) {
+        opts.log(`warning: ${p.id}: only ${covered}/${p.tumourVoxels} tumour voxels are eligible (lungs found: ${p.lungs.found})`);
+      }
+      feat.tick(p.id);
     }
-    feat.tick(p.id);
+  } finally {
+    await extractor.close();
   }
   if (opts.cacheDir) opts.log(`feature cache ${opts.cacheDir}: ${hits} of ${cohort.prepared.length} cases reused`);
   return names;

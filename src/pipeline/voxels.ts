@@ -2,7 +2,7 @@
  * The voxel stage of one scan on its working grid: lungs found without help, the eligible voxels
  * (inside the lungs and dense enough to be tumour), and their feature rows.
  */
-import { buildFeatureContext, extractFeatures, findLungs, type LungResult } from '../features/index.js';
+import { buildFeatureContext, findLungs, type FeatureExtractor, type LungResult } from '../features/index.js';
 import type { VoxelFeatureTable } from '../candidates/candidates.js';
 import type { Plans } from './plans.js';
 import type { WorkingGrid } from './scan.js';
@@ -21,11 +21,14 @@ export interface ScanVoxels {
 /** Upper HU bound of eligible voxels: bone and contrast are never the tumour. */
 const ELIGIBLE_MAX_HU = 300;
 
-/** `lungs`: the lung finder's result when the caller already has it (training computes it earlier). */
+/**
+ * `extractor` is kept by the caller across scans (its worker threads start once);
+ * `lungs`: the lung finder's result when the caller already has it (training computes it earlier).
+ */
 export async function computeScanVoxels(
   scan: { grid: WorkingGrid; hu: Float32Array },
   plans: Plans,
-  workers: number,
+  extractor: FeatureExtractor,
   lungs?: LungResult,
 ): Promise<ScanVoxels> {
   const t0 = performance.now();
@@ -44,8 +47,8 @@ export async function computeScanVoxels(
   }
   const voxels = new Int32Array(count);
   for (let i = 0; i < n; i++) if (rowOf[i]! >= 0) voxels[rowOf[i]!] = i;
-  const context = buildFeatureContext(lungResult, dims, spacingMm);
-  const features = await extractFeatures(scan.hu, dims, spacingMm, context, voxels, { workers });
+  // The context is built while the worker threads filter.
+  const features = await extractor.extract(scan.hu, dims, spacingMm, () => buildFeatureContext(lungResult, dims, spacingMm), voxels);
   const t2 = performance.now();
   return {
     lungs: lungResult.lungs,

@@ -116,7 +116,6 @@ export interface RefinerTrainReport {
   batchSize: number;
   learningRate: number;
   augment: AugmentOptions;
-  seconds: number;
   /** Mean training loss over the last epoch (or over the steps after the last whole epoch); null when no step ran. */
   finalLoss: number | null;
   /** Mean training loss per epoch. */
@@ -368,6 +367,7 @@ export async function trainRefiner(samples: readonly RefinerSample[], opts: Refi
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     const params = best !== null ? best.params : tensorsToParams(topo, vars);
+    // Wall time goes to the log only: the saved model must not depend on the machine's speed.
     const seconds = (performance.now() - started) / 1000;
     const report: RefinerTrainReport = {
       seed: opts.seed,
@@ -376,7 +376,6 @@ export async function trainRefiner(samples: readonly RefinerSample[], opts: Refi
       batchSize,
       learningRate: opts.learningRate,
       augment: aug,
-      seconds,
       finalLoss: history.length > 0 ? history[history.length - 1]! : null,
       lossHistory: history,
       bestValidationLoss: best?.loss ?? null,

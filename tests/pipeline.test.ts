@@ -1,0 +1,113 @@
+/**
+ * The pipeline end to end on small synthetic cohorts: train (fast config) -> predict -> evaluate,
+ * reproducibility, and the faults a user can hit.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync, copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli, tempDir } from './helpers.js';
+import { generateCase, writeCohort } from '../src/synth/index.js';
+import { writeNifti } from '../src/io/nifti.js';
+import { boundingBox } from '../src/core/morphology.js';
+import { applyAffine } from '../src/geometry/affine.js';
+import type { Mat4, Vec3 } from '../src/core/volume.js';
+
+const modelFiles = (dir: string): string[] => readdirSync(dir).sort();
+
+test('train -> predict -> evaluate on a small synthetic cohort; same seed gives byte-identical models and masks', async (t) => {
+  const dir = tempDir(t);
+  const data = join(dir, 'train');
+  await writeCohort(data, { cases: 6, seed: 3, size: 'small' });
+  const a = join(dir, 'model-a');
+  const b = join(dir, 'model-b');
+  const ra = runCli(['train', '--data', data, '--model', a, '--seed', '5', '--config', 'fast', '--quiet']);
+  assert.equal(ra.status, 0, ra.stderr);
+  // A second training in the main thread (no workers) must give the same bytes.
+  const rb = runCli(['train', '--data', data, '--model', b, '--seed', '5', '--config', 'fast', '--quiet', '--workers', '0']);
+  assert.equal(rb.status, 0, rb.stderr);
+  assert.deepEqual(modelFiles(a), modelFiles(b));
+  for (const f of modelFiles(a)) {
+    if (f === 'training_log.json') continue;
+    assert.ok(readFileSync(join(a, f)).equals(readFileSync(join(b, f))), `${f} differs between two trainings with the same seed`);
+  }
+  const manifest = JSON.parse(readFileSync(join(a, 'model.json'), 'utf8'));
+  assert.deepEqual([...manifest.caseOrder].sort(), ['SYN-0001', 'SYN-0002', 'SYN-0003', 'SYN-0004', 'SYN-0005', 'SYN-0006']);
+  assert.equal(manifest.seed, 5);
+
+  // In-sample: the pipeline must find and outline the tumours it was trained on.
+  const pred = join(dir, 'pred');
+  const p1 = runCli(['predict', '--model', a, '--input', data, '--out', pred, '--submission', join(dir, 'sub.csv'), '--quiet']);
+  assert.equal(p1.status, 0, p1.stderr);
+  const ev = runCli(['evaluate', '--pred', pred, '--truth', join(data, 'train', 'seg'), '--json', join(dir, 'eval.json')]);
+  assert.equal(ev.status, 0, ev.stderr);
+  const result = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8'));
+  assert.equal(result.cases.length, 6);
+  assert.ok(result.mean_dice >= 0.4, `mean in-sample Dice ${result.mean_dice}`);
+  const csv = readFileSync(join(dir, 'sub.csv'), 'utf8').trim().split('\n');
+  assert.equal(csv.length, 7);
+  assert.equal(csv[0], 'id,rle,recist,volume,data_shape');
+
+  // Predicting again gives the same masks, byte for byte.
+  const pred2 = join(dir, 'pred2');
+  assert.equal(runCli(['predict', '--model', a, '--input', data, '--out', pred2, '--quiet']).status, 0);
+  for (const f of readdirSync(pred).filter((n) => n.endsWith('.nii.gz'))) {
+    assert.ok(readFileSync(join(pred, f)).equals(readFileSync(join(pred2, f))), `${f} differs between two predictions`);
+  }
+  const log = JSON.parse(readFileSync(join(pred, 'prediction_log.json'), 'utf8'));
+  assert.equal(log.cases.length, 6);
+  for (const c of log.cases) assert.ok(c.seconds.total > 0 && c.peak_rss_mb > 0);
+
+  // Faults: a scan with no lungs (a crop around the tumour) still gets a mask, with a warning.
+  const syn = generateCase(3, 0, { size: 'small' });
+  const box = boundingBox(syn.tumour, syn.ct.dims)!;
+  const lo: Vec3 = [0, 1, 2].map((k) => Math.max(0, box.min[k]! - 4)) as Vec3;
+  const hi: Vec3 = [0, 1, 2].map((k) => Math.min(syn.ct.dims[k]! - 1, box.max[k]! + 4)) as Vec3;
+  const cd: Vec3 = [hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, hi[2] - lo[2] + 1];
+  const crop = new Int16Array(cd[0] * cd[1] * cd[2]);
+  let o = 0;
+  for (let z = lo[2]; z <= hi[2]; z++) for (let y = lo[1]; y <= hi[1]; y++) for (let x = lo[0]; x <= hi[0]; x++) {
+    crop[o++] = syn.ct.data[x + syn.ct.dims[0] * (y + syn.ct.dims[1] * z)]!;
+  }
+  const origin = applyAffine(syn.ct.affine, lo);
+  const affine = syn.ct.affine.map((r, i) => (i < 3 ? [r[0], r[1], r[2], origin[i]!] : [...r])) as Mat4;
+  const cropDir = join(dir, 'crop');
+  mkdirSync(cropDir);
+  writeNifti(join(cropDir, 'CROP-1_vol.nii.gz'), { data: crop, dims: cd, spacing: syn.ct.spacing, affine });
+  // ... and a broken file beside it is named at the end, without stopping the others.
+  writeFileSync(join(cropDir, 'BAD-1_vol.nii.gz'), 'not a scan');
+  const cropOut = join(dir, 'crop-out');
+  const pc = runCli(['predict', '--model', a, '--input', cropDir, '--out', cropOut, '--quiet']);
+  assert.equal(pc.status, 2, pc.stderr);
+  assert.match(pc.stderr, /1 scan\(s\) failed:\n.*BAD-1_vol\.nii\.gz/);
+  assert.ok(existsSync(join(cropOut, 'CROP-1_seg.nii.gz')));
+  assert.ok(!existsSync(join(cropOut, 'BAD-1_seg.nii.gz')));
+  const cropLog = JSON.parse(readFileSync(join(cropOut, 'prediction_log.json'), 'utf8'));
+  assert.equal(cropLog.cases[0].lungs_found, false);
+  assert.ok(cropLog.cases[0].warnings.some((w: string) => /no lungs found/.test(w)));
+  assert.ok(cropLog.cases[0].volume_ml > 0, 'the crop still gets a tumour mask');
+});
+
+test('train on a cohort with a bad mask: one line, exit 2, no model folder and no temporary left', async (t) => {
+  const dir = tempDir(t);
+  const data = join(dir, 'cohort');
+  await writeCohort(data, { cases: 2, seed: 9, size: 'small' });
+  // A mask from another case has another grid.
+  const segs = join(data, 'train', 'seg');
+  const other = generateCase(9, 5, { size: 'small' });
+  writeNifti(join(segs, 'SYN-0002_seg.nii.gz'), { data: other.tumour, dims: other.ct.dims, spacing: other.ct.spacing, affine: other.ct.affine });
+  const model = join(dir, 'model');
+  const r = runCli(['train', '--data', data, '--model', model, '--config', 'fast', '--quiet']);
+  assert.equal(r.status, 2, r.stderr);
+  const errors = r.stderr.split('\n').filter((l) => l.startsWith('lungtumor'));
+  assert.equal(errors.length, 1, r.stderr);
+  assert.match(errors[0]!, /SYN-0002_seg\.nii\.gz/);
+  assert.ok(!existsSync(model));
+  assert.deepEqual(readdirSync(dir).filter((n) => n.includes('model')), []);
+  // A missing model folder at prediction is one line too.
+  copyFileSync(join(data, 'train', 'volume', 'SYN-0001_vol.nii.gz'), join(dir, 'scan.nii.gz'));
+  const p = runCli(['predict', '--model', model, '--input', join(dir, 'scan.nii.gz'), '--out', join(dir, 'out')]);
+  assert.equal(p.status, 2);
+  assert.match(p.stderr, /model folder not found/);
+  assert.ok(!existsSync(join(dir, 'out')));
+});
