@@ -18,6 +18,7 @@
  *     (where a large tumour against the pleura pushes the lung away) added; finally 3D holes.
  *     Pockets opening inwards are left out: they hold the heart, hilum, spine or liver dome.
  */
+import { convexHull } from '../geometry/hull.js';
 import type { Vec3 } from '../core/volume.js';
 import {
   boxDims,
@@ -250,28 +251,6 @@ export function findLungs(ct: ArrayLike<number>, dims: Vec3, spacingMm: Vec3, op
     airComponentsMl: picked.map((c) => lab.sizes[c]! * voxelMl),
     filledMl: filledCount * voxelMl,
   };
-}
-
-/** 2D convex hull (monotone chain) of points given as flat [x0, y0, x1, y1, ...]; counter-clockwise. */
-function convexHull(pts: number[]): number[] {
-  const n = pts.length / 2;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => pts[2 * a]! - pts[2 * b]! || pts[2 * a + 1]! - pts[2 * b + 1]!);
-  const cross = (o: number, a: number, b: number): number =>
-    (pts[2 * a]! - pts[2 * o]!) * (pts[2 * b + 1]! - pts[2 * o + 1]!) - (pts[2 * a + 1]! - pts[2 * o + 1]!) * (pts[2 * b]! - pts[2 * o]!);
-  const lower: number[] = [];
-  for (const i of order) {
-    while (lower.length >= 2 && cross(lower[lower.length - 2]!, lower[lower.length - 1]!, i) <= 0) lower.pop();
-    lower.push(i);
-  }
-  const upper: number[] = [];
-  for (let k = order.length - 1; k >= 0; k--) {
-    const i = order[k]!;
-    while (upper.length >= 2 && cross(upper[upper.length - 2]!, upper[upper.length - 1]!, i) <= 0) upper.pop();
-    upper.push(i);
-  }
-  lower.pop();
-  upper.pop();
-  return [...lower, ...upper];
 }
 
 /**

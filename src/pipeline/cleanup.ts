@@ -5,36 +5,6 @@
 import { fillHoles, fillHolesPerSlice, labelComponents, openMm, selectComponents } from '../core/morphology.js';
 import type { Vec3 } from '../core/volume.js';
 
-export interface Box {
-  min: Vec3;
-  max: Vec3;
-}
-
-export function cropBox<T extends Float32Array | Uint8Array>(src: T, dims: Vec3, box: Box, make: (n: number) => T): { data: T; dims: Vec3 } {
-  const bd: Vec3 = [box.max[0] - box.min[0] + 1, box.max[1] - box.min[1] + 1, box.max[2] - box.min[2] + 1];
-  const out = make(bd[0] * bd[1] * bd[2]);
-  let o = 0;
-  for (let z = box.min[2]; z <= box.max[2]; z++) {
-    for (let y = box.min[1]; y <= box.max[1]; y++) {
-      const row = box.min[0] + dims[0] * (y + dims[1] * z);
-      out.set(src.subarray(row, row + bd[0]) as never, o);
-      o += bd[0];
-    }
-  }
-  return { data: out, dims: bd };
-}
-
-export function pasteBox(dst: Uint8Array, dims: Vec3, box: Box, src: Uint8Array): void {
-  const w = box.max[0] - box.min[0] + 1;
-  let o = 0;
-  for (let z = box.min[2]; z <= box.max[2]; z++) {
-    for (let y = box.min[1]; y <= box.max[1]; y++) {
-      dst.set(src.subarray(o, o + w), box.min[0] + dims[0] * (y + dims[1] * z));
-      o += w;
-    }
-  }
-}
-
 export interface CleanupResult {
   /** Final mask inside the box. */
   mask: Uint8Array;

@@ -5,28 +5,7 @@
  * mediastinum, which the classifier learns to reject.
  */
 import type { Vec3 } from '../core/volume.js';
-
-/** Convex hull (monotone chain) of integer points given as flat [x0, y0, x1, y1, …]; counter-clockwise. */
-function convexHull(points: number[]): number[] {
-  const n = points.length / 2;
-  const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => points[2 * a]! - points[2 * b]! || points[2 * a + 1]! - points[2 * b + 1]!);
-  const cross = (o: number, a: number, b: number): number =>
-    (points[2 * a]! - points[2 * o]!) * (points[2 * b + 1]! - points[2 * o + 1]!) -
-    (points[2 * a + 1]! - points[2 * o + 1]!) * (points[2 * b]! - points[2 * o]!);
-  const lower: number[] = [];
-  for (const i of idx) {
-    while (lower.length >= 2 && cross(lower[lower.length - 2]!, lower[lower.length - 1]!, i) <= 0) lower.pop();
-    lower.push(i);
-  }
-  const upper: number[] = [];
-  for (let k = idx.length - 1; k >= 0; k--) {
-    const i = idx[k]!;
-    while (upper.length >= 2 && cross(upper[upper.length - 2]!, upper[upper.length - 1]!, i) <= 0) upper.pop();
-    upper.push(i);
-  }
-  const hull = [...lower.slice(0, -1), ...upper.slice(0, -1)];
-  return hull.flatMap((i) => [points[2 * i]!, points[2 * i + 1]!]);
-}
+import { convexHull } from '../geometry/hull.js';
 
 /** Marks the pixels of one slice whose centres lie inside (or on) a convex polygon. */
 function fillConvexPolygon(poly: number[], nx: number, ny: number, out: Uint8Array, offset: number): void {
@@ -78,7 +57,9 @@ export function lungHullRegion(lungs: Uint8Array, dims: Vec3, midlineX: number):
       if (l0 >= 0) sides[0]!.push(l0, y, r0, y);
       if (l1 >= 0) sides[1]!.push(l1, y, r1, y);
     }
-    for (const pts of sides) if (pts.length > 0) fillConvexPolygon(convexHull(pts), nx, ny, out, off);
+    for (const pts of sides) {
+      if (pts.length > 0) fillConvexPolygon(convexHull(pts).flatMap((k) => [pts[2 * k]!, pts[2 * k + 1]!]), nx, ny, out, off);
+    }
   }
   return out;
 }

@@ -14,7 +14,8 @@ import { nativeGrid, nativeToOriginal, toWorkingScan, type WorkingScan } from '.
 import { computeScanVoxels } from './voxels.js';
 import type { FeatureExtractor } from '../features/index.js';
 import { roiAroundBox, sampleIntoRoi, projectFromRoiBox, roiFootprint, type Grid } from './roi.js';
-import { cleanupTumour, pasteBox, type Box } from './cleanup.js';
+import { cleanupTumour } from './cleanup.js';
+import { paste, type Box } from '../features/masks.js';
 import { buildRefinerInput, loadRefinerStage, type RefinerStage } from './refiner-stage.js';
 
 export interface LoadedModel {
@@ -140,7 +141,7 @@ export async function segmentScan(model: LoadedModel, ct: Volume, extractor: Fea
   const anchor = candidateInBox(chosen, scan, native, box);
   const cleaned = cleanupTumour(boxProb, anchor, boxDims(box), scan.native.spacing, 0.75 * Math.min(...scan.native.spacing));
   warnings.push(...cleaned.steps);
-  pasteBox(nativeMask, native.dims, box, cleaned.mask);
+  paste(nativeMask, native.dims, box, cleaned.mask);
   result.mask = nativeToOriginal(nativeMask, scan);
   seconds.cleanup = since(t);
   return result;
