@@ -19,8 +19,8 @@ predictions/ (masks, prediction_log.json, submission.csv) and evaluation.json.
 
 options:
   --out DIR          output folder (default demo-out)
-  --cases N          training cases (default 12)
-  --test-cases M     test cases (default 6)
+  --cases N          training cases (default 24)
+  --test-cases M     test cases (default 8)
   --seed S           seed (default 0; the test cohort uses S + 1000)
   --config NAME      training configuration, 'default' or 'fast' (default 'default')
 `,
@@ -34,8 +34,8 @@ options:
     });
     if (!o) return 0;
     const out = o.out ?? 'demo-out';
-    const cases = intOption(o.cases, 'cases', 12);
-    const testCases = intOption(o['test-cases'], 'test-cases', 6);
+    const cases = intOption(o.cases, 'cases', 24);
+    const testCases = intOption(o['test-cases'], 'test-cases', 8);
     const seed = intOption(o.seed, 'seed', 0);
     const config = o.config ?? 'default';
     if (cases < 2 || testCases < 1) throw new UsageError('--cases must be at least 2 and --test-cases at least 1');
