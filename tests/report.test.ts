@@ -509,7 +509,7 @@ test('report on a model and predictions made by lungtumor itself (fast config, 3
 
 // ---- real scans ---------------------------------------------------------------------------------------
 
-test('report on real scans (LPS, anisotropic): Dice as evaluate computes it, outlines on the tumour slice', { skip: realDataDir() === null }, (t) => {
+test('report on real scans (LPS, anisotropic): Dice as evaluate computes it, outlines on the tumour slice, renders in Chromium', { skip: realDataDir() === null }, (t) => {
   const real = realDataDir()!;
   const root = tempDir(t);
   const model = join(root, 'model');
@@ -539,10 +539,31 @@ test('report on real scans (LPS, anisotropic): Dice as evaluate computes it, out
     assert.ok(html.includes(`data-sort="${c.dice}">${c.dice.toFixed(3)}</td>`), `Dice of ${c.id}`);
   }
   assert.ok(html.includes('stored in LPS order'));
-  for (const name of readdirSync(join(out, 'images'))) {
+  const images = readdirSync(join(out, 'images'));
+  for (const name of images) {
     const img = decodePng(readFileSync(join(out, 'images', name)));
     assert.ok(countColour(img, TRUTH_COLOUR) + countColour(img, BOTH_COLOUR) > 0, `${name}: the true outline is on the slice`);
     assert.ok(countColour(img, PRED_COLOUR) + countColour(img, BOTH_COLOUR) > 0, `${name}: the predicted outline is on the slice`);
   }
+  if (!existsSync(CHROMIUM)) return;
+  // The real scans' report renders in headless Chromium: no console errors, every picture shown,
+  // one table row per case, and a screenshot that is not blank.
+  const probed = join(out, 'probe.html');
+  writeFileSync(probed, html.replace('<head>', `<head>${PROBE}`));
+  const dom = runChromium(['--dump-dom', `file://${probed}`]);
+  assert.equal(dom.status, 0, dom.stderr.slice(-2000));
+  const m = /<pre id="probe">([^<]*)<\/pre>/.exec(dom.stdout);
+  assert.ok(m, `no probe output in the DOM; console: ${consoleLines(dom.stderr).join('\n')}`);
+  const probe = JSON.parse(m[1]!.replace(/&quot;/g, '"').replace(/&amp;/g, '&')) as { errors: string[]; pictures: number; shown: number; rows: number };
+  assert.deepEqual(probe.errors, []);
+  assert.deepEqual(consoleLines(dom.stderr), []);
+  assert.equal(probe.rows, 2);
+  assert.ok(probe.pictures >= images.length && probe.shown === probe.pictures, `${probe.shown} of ${probe.pictures} pictures shown`);
+  const shot = join(root, 'real-shot.png');
+  const sc = runChromium([`--screenshot=${shot}`, '--window-size=1280,2400', `file://${join(out, 'index.html')}`]);
+  assert.equal(sc.status, 0, sc.stderr.slice(-2000));
+  const img = decodePng(readFileSync(shot));
+  assert.ok(distinctColours(img) > 200, 'screenshot is not blank');
+  assert.ok(countColour(img, TRUTH_COLOUR) + countColour(img, BOTH_COLOUR) > 20, 'outlines visible in the screenshot');
 });
 
