@@ -11,6 +11,7 @@ import type { Vec3 } from '../core/volume.js';
 import { FEATURES, type ContextKey, type FeatureInfo } from './catalog.js';
 import { contextFeatureAt, type FeatureContext } from './context.js';
 import { Float32Scratch } from './filters.js';
+import { isGpuJob, type GpuFeatures } from './gpu.js';
 import { computeSlab, copyClampedBox, ctBoxFor, planJobs } from './slab.js';
 import type { SlabData, SlabMessage, WorkerReply } from './worker.js';
 
@@ -21,6 +22,11 @@ export interface ExtractOptions {
   slabSlices?: number;
   /** Features to compute, in column order (default: all of FEATURES). */
   names?: readonly string[];
+  /**
+   * Device for the Gaussian and texture jobs (openFeatureDevice; owned by the caller, who closes
+   * it). Absent or null: everything on the TypeScript path.
+   */
+  gpu?: GpuFeatures | null;
 }
 
 export interface FeatureRows {
@@ -94,10 +100,15 @@ export class FeatureExtractor {
   private closed = false;
   private broken: Error | null = null;
   private runs = 0;
+  private readonly gpu: GpuFeatures | null;
 
-  /** `workers`: threads (default 2); 0 computes in the calling thread. */
-  constructor(opts: { workers?: number } = {}) {
+  /**
+   * `workers`: threads (default 2); 0 computes in the calling thread. `gpu`: device for the
+   * Gaussian and texture jobs (not closed by close(): the caller owns it).
+   */
+  constructor(opts: { workers?: number; gpu?: GpuFeatures | null } = {}) {
     this.workers = Math.max(0, Math.floor(opts.workers ?? 2));
+    this.gpu = opts.gpu ?? null;
   }
 
   /**
@@ -158,6 +169,10 @@ export class FeatureExtractor {
       filterIdx.map((c) => feats[c]!.spec),
       filterIdx,
     );
+    // With a device, its jobs leave the TypeScript path (which then runs exactly as before on the rest).
+    const gpu = this.gpu;
+    const gpuJobs = gpu ? jobs.filter(isGpuJob) : [];
+    const cpuJobs = gpuJobs.length > 0 ? jobs.filter((j) => !isGpuJob(j)) : jobs;
     const m = voxelIndices.length;
     const timingsMs: Record<string, number> = {};
     let context: FeatureContext | null = typeof contextArg === 'function' ? null : contextArg;
@@ -191,10 +206,11 @@ export class FeatureExtractor {
       if (this.workers === 0) {
         rows = new Float32Array(m * stride);
         const boxCt = copyClampedBox(ct, dims, ctBox, this.scratch.take(boxN));
-        for (let s = 0; s + 1 < starts.length; s++) {
+        for (let s = 0; cpuJobs.length > 0 && s + 1 < starts.length; s++) {
           const members = order.subarray(starts[s]!, starts[s + 1]!);
-          computeSlab({ ct: boxCt, ctBox, dims, spacingMm, voxels: voxelIndices, members, jobs, rows, stride, scratch: this.scratch }, timingsMs);
+          computeSlab({ ct: boxCt, ctBox, dims, spacingMm, voxels: voxelIndices, members, jobs: cpuJobs, rows, stride, scratch: this.scratch }, timingsMs);
         }
+        if (gpu && gpuJobs.length > 0) await gpu.computeJobs(boxCt, ctBox, dims, spacingMm, voxelIndices, gpuJobs, rows, stride, timingsMs);
         this.scratch.give(boxCt);
       } else {
         const share = (a: Int32Array): SharedArrayBuffer => {
@@ -206,15 +222,18 @@ export class FeatureExtractor {
         copyClampedBox(ct, dims, ctBox, new Float32Array(ctBuf));
         const rowBuf = new SharedArrayBuffer(m * stride * 4);
         this.runs++;
-        const data: SlabData = { ct: ctBuf, ctBox, dims, spacingMm, voxels: share(voxelIndices), order: share(order), rows: rowBuf, stride, jobs };
+        const data: SlabData = { ct: ctBuf, ctBox, dims, spacingMm, voxels: share(voxelIndices), order: share(order), rows: rowBuf, stride, jobs: cpuJobs };
         const slabs: SlabMessage[] = [];
-        for (let s = 0; s + 1 < starts.length; s++) {
+        for (let s = 0; cpuJobs.length > 0 && s + 1 < starts.length; s++) {
           if (starts[s + 1]! > starts[s]!) slabs.push({ run: this.runs, data, slab: s, start: starts[s]!, end: starts[s + 1]! });
         }
         await this.startThreads();
         const done = this.postSlabs(slabs, timingsMs);
+        // The device's jobs run while the threads compute theirs (their columns are disjoint).
+        const gpuDone = gpu && gpuJobs.length > 0 ? gpu.computeJobs(new Float32Array(ctBuf), ctBox, dims, spacingMm, voxelIndices, gpuJobs, new Float32Array(rowBuf), stride, timingsMs) : undefined;
+        const both = Promise.all([done, gpuDone]);
         if (contextIdx.length > 0) needContext();
-        await done;
+        await both;
         // The shared buffer is returned as is: copying 10⁶–10⁷ floats costs more than it is worth.
         rows = new Float32Array(rowBuf);
       }
@@ -326,7 +345,7 @@ export async function extractFeatures(
   voxelIndices: Int32Array,
   opts: Partial<ExtractOptions> = {},
 ): Promise<FeatureRows> {
-  const fx = new FeatureExtractor({ workers: opts.workers ?? 2 });
+  const fx = new FeatureExtractor({ workers: opts.workers ?? 2, gpu: opts.gpu ?? null });
   try {
     return await fx.extract(ct, dims, spacingMm, context, voxelIndices, opts);
   } finally {

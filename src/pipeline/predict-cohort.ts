@@ -14,6 +14,7 @@ import { submissionCsv, submissionRow, type SubmissionRow } from '../submission/
 import { loadModel, segmentScan } from './predict.js';
 import { writeJson } from './model-folder.js';
 import { FeatureExtractor } from '../features/index.js';
+import { openFeatureDevice, type FeatureDevice } from '../features/gpu.js';
 
 export interface PredictOptions {
   modelDir: string;
@@ -21,6 +22,8 @@ export interface PredictOptions {
   outDir: string;
   submission?: string;
   workers: number;
+  /** Where the filter features run: 'auto' (a hardware GPU when there is one), 'gpu' or 'cpu'. */
+  device?: FeatureDevice;
   log: (line: string) => void;
   quiet?: boolean;
 }
@@ -52,7 +55,8 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
   const summary: PredictSummary = { predicted: [], failed: [] };
   const rows: SubmissionRow[] = [];
   const cases: Record<string, unknown>[] = [];
-  const extractor = new FeatureExtractor({ workers: opts.workers });
+  const gpu = await openFeatureDevice(opts.device ?? 'auto', opts.log);
+  const extractor = new FeatureExtractor({ workers: opts.workers, gpu });
   try {
     for (const file of scans) {
       const id = caseIdOf(file);
@@ -94,10 +98,12 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
     }
   } finally {
     await extractor.close();
+    gpu?.close();
   }
   writeJson(join(opts.outDir, PREDICTION_LOG), {
     model: opts.modelDir,
     workers: opts.workers,
+    device: gpu ? 'gpu' : 'cpu',
     cases,
     failed: summary.failed,
   });

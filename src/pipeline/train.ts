@@ -15,6 +15,7 @@ import { readNifti, readNiftiHeader } from '../io/nifti.js';
 import { readMaskFor } from '../io/masks.js';
 import { axisMap } from '../geometry/orient.js';
 import { FeatureExtractor, findLungs, type LungResult } from '../features/index.js';
+import { openFeatureDevice, type FeatureDevice } from '../features/gpu.js';
 import { trainGbdt, type GbdtModel } from '../classifier/gbdt.js';
 import { trainForest } from '../classifier/forest.js';
 import { CANDIDATE_FEATURES, candidateLabel, describeCandidateFeature, findCandidates } from '../candidates/candidates.js';
@@ -39,6 +40,7 @@ export interface TrainOptions {
   quiet?: boolean;
   /** Feature cache folder (see computeCohortFeatures). */
   cacheDir?: string;
+  device?: FeatureDevice;
 }
 
 export interface TrainSummary {
@@ -200,6 +202,8 @@ export async function prepareCohort(opts: PrepareOptions): Promise<PreparedCohor
 
 export interface FeatureOptions {
   workers: number;
+  /** Where the filter features run: 'auto' (a hardware GPU when there is one), 'gpu' or 'cpu'. */
+  device?: FeatureDevice;
   /** Folder of cached feature rows (read when their key matches, written otherwise). */
   cacheDir?: string;
   log: (line: string) => void;
@@ -211,7 +215,8 @@ export async function computeCohortFeatures(cohort: PreparedCohort, dataFiles: M
   const feat = new Progress('features', cohort.prepared.length, process.stderr, opts.quiet);
   let names: string[] = [];
   let hits = 0;
-  const extractor = new FeatureExtractor({ workers: opts.workers });
+  const gpu = await openFeatureDevice(opts.device ?? 'auto', opts.log);
+  const extractor = new FeatureExtractor({ workers: opts.workers, gpu });
   try {
     for (const p of cohort.prepared) {
       const key = featureCacheKey(dataFiles.get(p.id)!, cohort.plans);
@@ -230,6 +235,7 @@ export async function computeCohortFeatures(cohort: PreparedCohort, dataFiles: M
     }
   } finally {
     await extractor.close();
+    gpu?.close();
   }
   if (opts.cacheDir) opts.log(`feature cache ${opts.cacheDir}: ${hits} of ${cohort.prepared.length} cases reused`);
   return names;
@@ -247,6 +253,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
   const names = await computeCohortFeatures(cohort, new Map(files.map((c) => [c.id, c.volume])), {
     workers: opts.workers,
     cacheDir: opts.cacheDir,
+    device: opts.device ?? 'auto',
     log,
     quiet: opts.quiet,
   });

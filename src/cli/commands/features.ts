@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Command } from '../command.js';
 import { intOption, parseCommandArgs, requireOption } from '../command.js';
 import { UsageError } from '../../core/errors.js';
+import { parseFeatureDevice } from '../../features/gpu.js';
 import { TRAIN_CONFIGS } from '../../pipeline/config.js';
 import { computeCohortFeatures, gatherCases, prepareCohort } from '../../pipeline/train.js';
 import { writeJson } from '../../pipeline/model-folder.js';
@@ -22,6 +23,8 @@ options:
   --seed N         as for train (default 0)
   --config NAME    as for train (default 'default')
   --workers N      feature worker threads (default 2; 0 runs in the main thread)
+  --device NAME    where the filter features run: auto (default: a hardware GPU when there is
+                   one, else the CPU path), gpu (WebGPU, any adapter) or cpu
   --quiet          no progress bars
 `,
   async run(args) {
@@ -31,9 +34,16 @@ options:
       seed: { type: 'string' },
       config: { type: 'string' },
       workers: { type: 'string' },
+      device: { type: 'string' },
       quiet: { type: 'boolean' },
     });
     if (!o) return 0;
+    let device;
+    try {
+      device = parseFeatureDevice(o.device ?? 'auto');
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
     const dataDirs = o.data ?? [];
     if (dataDirs.length === 0) throw new UsageError('missing required option --data');
     const configName = o.config ?? 'default';
@@ -44,7 +54,7 @@ options:
     const cohort = await prepareCohort({ dataDirs, seed, config: TRAIN_CONFIGS[configName], log, quiet: o.quiet ?? false });
     const files = new Map(gatherCases(dataDirs).map((c) => [c.id, c.volume]));
     const t = performance.now();
-    const names = await computeCohortFeatures(cohort, files, { workers: intOption(o.workers, 'workers', 2), cacheDir: out, log, quiet: o.quiet ?? false });
+    const names = await computeCohortFeatures(cohort, files, { workers: intOption(o.workers, 'workers', 2), cacheDir: out, device, log, quiet: o.quiet ?? false });
     writeJson(join(out, 'plans.json'), cohort.plans);
     writeJson(join(out, 'features_summary.json'), {
       features: names,

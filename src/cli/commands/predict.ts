@@ -1,6 +1,7 @@
 import type { Command } from '../command.js';
 import { intOption, parseCommandArgs, requireOption } from '../command.js';
 import { UsageError } from '../../core/errors.js';
+import { parseFeatureDevice } from '../../features/gpu.js';
 import { predictCohort } from '../../pipeline/predict-cohort.js';
 
 export const predictCommand: Command = {
@@ -19,6 +20,8 @@ options:
   --out DIR           where the masks go
   --submission FILE   also write the challenge's submission CSV for the predicted masks
   --workers N         feature worker threads (default 2; 0 runs in the main thread)
+  --device NAME       where the filter features run: auto (default: a hardware GPU when there is
+                      one, else the CPU path), gpu (WebGPU, any adapter) or cpu
   --quiet             no progress bar
 `,
   async run(args) {
@@ -28,9 +31,16 @@ options:
       out: { type: 'string' },
       submission: { type: 'string' },
       workers: { type: 'string' },
+      device: { type: 'string' },
       quiet: { type: 'boolean' },
     });
     if (!o) return 0;
+    let device;
+    try {
+      device = parseFeatureDevice(o.device ?? 'auto');
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
     const workers = intOption(o.workers, 'workers', 2);
     if (workers < 0) throw new UsageError('--workers must be 0 or more');
     const summary = await predictCohort({
@@ -39,6 +49,7 @@ options:
       outDir: requireOption(o.out, 'out'),
       submission: o.submission,
       workers,
+      device,
       log: (line) => process.stderr.write(`${line}\n`),
       quiet: o.quiet ?? false,
     });

@@ -1,6 +1,7 @@
 import type { Command } from '../command.js';
 import { intOption, parseCommandArgs, requireOption } from '../command.js';
 import { UsageError } from '../../core/errors.js';
+import { parseFeatureDevice } from '../../features/gpu.js';
 import { TRAIN_CONFIGS } from '../../pipeline/config.js';
 import { trainModel } from '../../pipeline/train.js';
 
@@ -21,6 +22,8 @@ options:
   --seed N         seed of every random choice (default 0)
   --config NAME    'default' (the real one) or 'fast' (a small model in well under a minute, for tests)
   --workers N      feature worker threads (default 2; 0 runs in the main thread)
+  --device NAME    where the filter features run: auto (default: a hardware GPU when there is
+                   one, else the CPU path), gpu (WebGPU, any adapter) or cpu
   --cache DIR      reuse (and fill) the feature cache made by 'lungtumor features'
   --quiet          no progress bars
 `,
@@ -31,10 +34,17 @@ options:
       seed: { type: 'string' },
       config: { type: 'string' },
       workers: { type: 'string' },
+      device: { type: 'string' },
       cache: { type: 'string' },
       quiet: { type: 'boolean' },
     });
     if (!o) return 0;
+    let device;
+    try {
+      device = parseFeatureDevice(o.device ?? 'auto');
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
     const dataDirs = o.data ?? [];
     if (dataDirs.length === 0) throw new UsageError('missing required option --data');
     const configName = o.config ?? 'default';
@@ -50,6 +60,7 @@ options:
       log: (line) => process.stderr.write(`${line}\n`),
       quiet: o.quiet ?? false,
       cacheDir: o.cache,
+      device,
     });
     return 0;
   },
