@@ -1,10 +1,11 @@
 /**
- * `npm run bench [-- --model DIR] [--out FILE] [--full-synthetic N] [--workers N]`
+ * `npm run bench [-- --model DIR] [--out FILE] [--full-synthetic N] [--workers N] [--gpu]`
  *
  * Wall time of each inference stage and in total, peak RSS and scan size, per scan: the real scans
  * in ../shared/data/real (skipped when absent) and full-size synthetic scans. Each scan is segmented
  * by `lungtumor predict` in its own process, so its peak RSS is its own. Without --model, a model is
  * first trained (fast config) on a small synthetic cohort, and its training time per case is reported.
+ * With --gpu, each real scan is also segmented with --device gpu (WebGPU features) for comparison.
  * Writes JSON (default bench-out/bench.json) and prints it.
  */
 import { spawnSync } from 'node:child_process';
@@ -24,10 +25,10 @@ function run(args: string[]): void {
   if (r.status !== 0) throw new Error(`lungtumor ${args[0]} failed with exit code ${r.status}`);
 }
 
-function predictOne(model: string, file: string, work: string, workers: number): Record<string, unknown> {
+function predictOne(model: string, file: string, work: string, workers: number, device = 'cpu'): Record<string, unknown> {
   const out = join(work, 'pred');
   const t0 = performance.now();
-  run(['predict', '--model', model, '--input', file, '--out', out, '--workers', String(workers), '--quiet']);
+  run(['predict', '--model', model, '--input', file, '--out', out, '--workers', String(workers), '--device', device, '--quiet']);
   const wall = (performance.now() - t0) / 1000;
   const log = JSON.parse(readFileSync(join(out, 'prediction_log.json'), 'utf8')) as { cases: Record<string, unknown>[] };
   const c = log.cases[0]!;
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
     options: {
       model: { type: 'string' },
       out: { type: 'string' },
+      gpu: { type: 'boolean' },
       'full-synthetic': { type: 'string' },
       workers: { type: 'string' },
     },
@@ -64,8 +66,22 @@ async function main(): Promise<void> {
     }
     result.model = model;
     const real = resolve(root, '..', 'shared', 'data', 'real', 'train', 'volume');
+    // The feature stage on each path: the TypeScript path always, the WebGPU one with --gpu
+    // (any adapter, llvmpipe included; a failure is recorded, not fatal).
+    const onGpu = (f: string): unknown => {
+      try {
+        const c = predictOne(model!, f, work, workers, 'gpu') as { seconds: Record<string, number> };
+        return { features: c.seconds.features, total: c.seconds.total };
+      } catch (err) {
+        return `unavailable: ${(err as Error).message}`;
+      }
+    };
     result.real = existsSync(real)
-      ? listNiftiFiles(real).map((f) => { process.stderr.write(`bench: ${f}\n`); return predictOne(model!, f, work, workers); })
+      ? listNiftiFiles(real).map((f) => {
+        process.stderr.write(`bench: ${f}\n`);
+        const c = predictOne(model!, f, work, workers);
+        return values.gpu ? { ...c, gpu: onGpu(f) } : c;
+      })
       : 'skipped: ../shared/data/real is absent';
     const nFull = Number(values['full-synthetic'] ?? 2);
     if (nFull > 0) {
