@@ -1,5 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../core/errors.js';
+import { parseFeatureDevice, type FeatureDevice } from '../features/gpu.js';
+import { TRAIN_CONFIGS, type TrainConfig } from '../pipeline/config.js';
 
 /** One `lungtumor <name>` subcommand. Shells only: parse arguments, call the typed core. */
 export interface Command {
@@ -40,4 +42,34 @@ export function intOption(value: string | undefined, name: string, fallback: num
   const n = Number(value);
   if (!Number.isInteger(n)) throw new UsageError(`--${name} must be a whole number, got '${value}'`);
   return n;
+}
+
+/** The options every command that walks a training cohort shares: --data, --config, --workers, --device. */
+export interface CohortOptions {
+  dataDirs: string[];
+  config: TrainConfig;
+  workers: number;
+  device: FeatureDevice;
+}
+
+export function cohortOptions(o: { data?: string[]; config?: string; workers?: string; device?: string }): CohortOptions {
+  const dataDirs = o.data ?? [];
+  if (dataDirs.length === 0) throw new UsageError('missing required option --data');
+  const name = o.config ?? 'default';
+  if (name !== 'default' && name !== 'fast') throw new UsageError(`--config must be 'default' or 'fast', got '${name}'`);
+  return { dataDirs, config: TRAIN_CONFIGS[name], workers: workersOption(o.workers), device: deviceOption(o.device) };
+}
+
+export function workersOption(value: string | undefined): number {
+  const workers = intOption(value, 'workers', 2);
+  if (workers < 0) throw new UsageError('--workers must be 0 or more');
+  return workers;
+}
+
+export function deviceOption(value: string | undefined): FeatureDevice {
+  try {
+    return parseFeatureDevice(value ?? 'auto');
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }

@@ -1,9 +1,6 @@
 import { join } from 'node:path';
 import type { Command } from '../command.js';
-import { intOption, parseCommandArgs, requireOption } from '../command.js';
-import { UsageError } from '../../core/errors.js';
-import { parseFeatureDevice } from '../../features/gpu.js';
-import { TRAIN_CONFIGS } from '../../pipeline/config.js';
+import { cohortOptions, intOption, parseCommandArgs, requireOption } from '../command.js';
 import { computeCohortFeatures, gatherCases, prepareCohort } from '../../pipeline/train.js';
 import { writeJson } from '../../pipeline/model-folder.js';
 
@@ -38,23 +35,14 @@ options:
       quiet: { type: 'boolean' },
     });
     if (!o) return 0;
-    let device;
-    try {
-      device = parseFeatureDevice(o.device ?? 'auto');
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-    const dataDirs = o.data ?? [];
-    if (dataDirs.length === 0) throw new UsageError('missing required option --data');
-    const configName = o.config ?? 'default';
-    if (configName !== 'default' && configName !== 'fast') throw new UsageError(`--config must be 'default' or 'fast', got '${configName}'`);
+    const { dataDirs, config, workers, device } = cohortOptions(o);
     const out = requireOption(o.out, 'out');
     const log = (line: string): void => { process.stderr.write(`${line}\n`); };
     const seed = intOption(o.seed, 'seed', 0);
-    const cohort = await prepareCohort({ dataDirs, seed, config: TRAIN_CONFIGS[configName], log, quiet: o.quiet ?? false });
+    const cohort = await prepareCohort({ dataDirs, seed, config, log, quiet: o.quiet ?? false });
     const files = new Map(gatherCases(dataDirs).map((c) => [c.id, c.volume]));
     const t = performance.now();
-    const names = await computeCohortFeatures(cohort, files, { workers: intOption(o.workers, 'workers', 2), cacheDir: out, device, log, quiet: o.quiet ?? false });
+    const names = await computeCohortFeatures(cohort, files, { workers, cacheDir: out, device, log, quiet: o.quiet ?? false });
     writeJson(join(out, 'plans.json'), cohort.plans);
     writeJson(join(out, 'features_summary.json'), {
       features: names,

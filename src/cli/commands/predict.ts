@@ -1,7 +1,5 @@
 import type { Command } from '../command.js';
-import { intOption, parseCommandArgs, requireOption } from '../command.js';
-import { UsageError } from '../../core/errors.js';
-import { parseFeatureDevice } from '../../features/gpu.js';
+import { deviceOption, parseCommandArgs, requireOption, workersOption } from '../command.js';
 import { predictCohort } from '../../pipeline/predict-cohort.js';
 
 export const predictCommand: Command = {
@@ -35,14 +33,8 @@ options:
       quiet: { type: 'boolean' },
     });
     if (!o) return 0;
-    let device;
-    try {
-      device = parseFeatureDevice(o.device ?? 'auto');
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-    const workers = intOption(o.workers, 'workers', 2);
-    if (workers < 0) throw new UsageError('--workers must be 0 or more');
+    const workers = workersOption(o.workers);
+    const device = deviceOption(o.device);
     const summary = await predictCohort({
       modelDir: requireOption(o.model, 'model'),
       input: requireOption(o.input, 'input'),

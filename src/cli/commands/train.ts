@@ -1,8 +1,5 @@
 import type { Command } from '../command.js';
-import { intOption, parseCommandArgs, requireOption } from '../command.js';
-import { UsageError } from '../../core/errors.js';
-import { parseFeatureDevice } from '../../features/gpu.js';
-import { TRAIN_CONFIGS } from '../../pipeline/config.js';
+import { cohortOptions, intOption, parseCommandArgs, requireOption } from '../command.js';
 import { trainModel } from '../../pipeline/train.js';
 
 export const trainCommand: Command = {
@@ -39,23 +36,12 @@ options:
       quiet: { type: 'boolean' },
     });
     if (!o) return 0;
-    let device;
-    try {
-      device = parseFeatureDevice(o.device ?? 'auto');
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-    const dataDirs = o.data ?? [];
-    if (dataDirs.length === 0) throw new UsageError('missing required option --data');
-    const configName = o.config ?? 'default';
-    if (configName !== 'default' && configName !== 'fast') throw new UsageError(`--config must be 'default' or 'fast', got '${configName}'`);
-    const workers = intOption(o.workers, 'workers', 2);
-    if (workers < 0) throw new UsageError('--workers must be 0 or more');
+    const { dataDirs, config, workers, device } = cohortOptions(o);
     await trainModel({
       dataDirs,
       modelDir: requireOption(o.model, 'model'),
       seed: intOption(o.seed, 'seed', 0),
-      config: TRAIN_CONFIGS[configName],
+      config,
       workers,
       log: (line) => process.stderr.write(`${line}\n`),
       quiet: o.quiet ?? false,
