@@ -15,6 +15,7 @@ import { computeScanVoxels } from './voxels.js';
 import type { FeatureExtractor } from '../features/index.js';
 import { roiAroundBox, sampleIntoRoi, projectFromRoiBox, roiFootprint, type Grid } from './roi.js';
 import { cleanupTumour } from './cleanup.js';
+import { dilateMm } from '../core/morphology.js';
 import { paste, type Box } from '../features/masks.js';
 import { buildRefinerInput, loadRefinerStage, type RefinerStage } from './refiner-stage.js';
 
@@ -139,12 +140,26 @@ export async function segmentScan(model: LoadedModel, ct: Volume, extractor: Fea
   const box = roiFootprint(roi, native);
   const boxProb = projectFromRoiBox(refined, roi, native, box);
   const anchor = candidateInBox(chosen, scan, native, box);
+  // The refiner redraws the candidate's outline; it may move it by a margin, not grow a new
+  // region across the ROI (a large, irregular candidate makes a coarse ROI).
+  const reach = dilateMm(anchor, boxDims(box), scan.native.spacing, refinerReachMm(chosen, scan.grid.spacingMm));
+  for (let i = 0; i < boxProb.length; i++) if (!reach[i]) boxProb[i] = 0;
   const cleaned = cleanupTumour(boxProb, anchor, boxDims(box), scan.native.spacing, 0.75 * Math.min(...scan.native.spacing));
   warnings.push(...cleaned.steps);
   paste(nativeMask, native.dims, box, cleaned.mask);
   result.mask = nativeToOriginal(nativeMask, scan);
   seconds.cleanup = since(t);
   return result;
+}
+
+/**
+ * How far (mm) the refined outline may reach beyond the candidate: one working voxel, or 5 % of
+ * the candidate's equivalent-sphere diameter for large ones.
+ */
+export function refinerReachMm(c: Candidate, workingSpacingMm: Vec3): number {
+  const volumeMm3 = c.voxels.length * workingSpacingMm[0] * workingSpacingMm[1] * workingSpacingMm[2];
+  const diameterMm = Math.cbrt((6 * volumeMm3) / Math.PI);
+  return Math.max(Math.max(...workingSpacingMm), 0.05 * diameterMm);
 }
 
 function boxDims(box: Box): Vec3 {
