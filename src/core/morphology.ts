@@ -145,36 +145,34 @@ export function fillHolesPerSlice(mask: ArrayLike<number>, dims: Vec3): Uint8Arr
   return out;
 }
 
-const BIG = 1e20;
+/** Squared distance (mm²) standing for 'no site at all'. */
+const BIG = 1e30;
 
 /**
- * One pass of the exact squared Euclidean distance transform along a line
- * (Felzenszwalb & Huttenlocher's lower envelope of parabolas), with sample spacing `step` in mm.
+ * Lower envelope of parabolas along one line (Felzenszwalb & Huttenlocher): f holds squared
+ * distances in mm² (BIG = no site), `step` the sample spacing in mm; the result goes to d.
  */
-function edtLine(f: Float64Array, d: Float64Array, n: number, step: number, v: Int32Array, zb: Float64Array): void {
+function envelope(f: Float64Array, d: Float64Array, n: number, step: number, v: Int32Array, zb: Float64Array): void {
   const s2 = step * step;
-  let k = 0;
-  // Leading samples with no site stay infinite only if the whole line has none.
-  let first = -1;
-  for (let q = 0; q < n; q++) if (f[q]! < BIG) { first = q; break; }
-  if (first < 0) {
-    for (let q = 0; q < n; q++) d[q] = BIG;
-    return;
-  }
-  v[0] = first;
-  zb[0] = -Infinity;
-  zb[1] = Infinity;
-  for (let q = first + 1; q < n; q++) {
-    if (f[q]! >= BIG) continue;
+  let k = -1;
+  for (let q = 0; q < n; q++) {
+    const fq = f[q]!;
+    if (fq >= BIG) continue;
+    if (k < 0) {
+      k = 0;
+      v[0] = q;
+      zb[0] = -Infinity;
+      zb[1] = Infinity;
+      continue;
+    }
     let s = 0;
     for (;;) {
       const p = v[k]!;
-      s = (f[q]! + s2 * q * q - (f[p]! + s2 * p * p)) / (2 * s2 * (q - p));
+      s = (fq + s2 * q * q - (f[p]! + s2 * p * p)) / (2 * s2 * (q - p));
       if (s <= zb[k]! && k > 0) k--;
       else break;
     }
     if (s <= zb[k]!) {
-      // k === 0 and the new parabola dominates everywhere.
       v[0] = q;
       zb[0] = -Infinity;
       zb[1] = Infinity;
@@ -184,6 +182,10 @@ function edtLine(f: Float64Array, d: Float64Array, n: number, step: number, v: I
     v[k] = q;
     zb[k] = s;
     zb[k + 1] = Infinity;
+  }
+  if (k < 0) {
+    for (let q = 0; q < n; q++) d[q] = BIG;
+    return;
   }
   k = 0;
   for (let q = 0; q < n; q++) {
@@ -195,42 +197,98 @@ function edtLine(f: Float64Array, d: Float64Array, n: number, step: number, v: I
 }
 
 /**
- * Euclidean distance in mm from every voxel to the nearest voxel where `sites` != 0
- * (0 on the sites themselves). Returns Infinity everywhere when there are no sites.
+ * Squared Euclidean distance (mm²) from every voxel to the nearest voxel where `sites` != 0
+ * (`invert`: where sites == 0); BIG (1e30) where there is none. Exact (separable EDT): the x pass
+ * is a two-sweep scan of the binary line, y and z take lower envelopes of parabolas. `out`, when
+ * given (at least as long as the volume), receives the result. With `capMm2`, distances beyond
+ * the cap come out as BIG: a pass's value only grows in later passes, so dropping it early is
+ * exact for thresholds at or below the cap, and the envelopes skip those samples.
  */
-export function distanceToMm(sites: ArrayLike<number>, dims: Vec3, spacingMm: Vec3): Float32Array {
+export function squaredDistanceMm(
+  sites: Uint8Array,
+  dims: Vec3,
+  spacingMm: Vec3,
+  invert = false,
+  out?: Float64Array,
+  capMm2 = Infinity,
+): Float64Array {
   const [nx, ny, nz] = dims;
-  const n = nx * ny * nz;
-  const g = new Float64Array(n);
-  for (let i = 0; i < n; i++) g[i] = sites[i] ? 0 : BIG;
-  const maxLen = Math.max(nx, ny, nz);
+  const plane = nx * ny;
+  const n = sites.length;
+  const g = out ? out.subarray(0, n) : new Float64Array(n);
+  const sx = spacingMm[0];
+  for (let row = 0; row < ny * nz; row++) {
+    const base = row * nx;
+    let last = -1;
+    for (let x = 0; x < nx; x++) {
+      const on = invert ? !sites[base + x] : sites[base + x];
+      if (on) last = x;
+      g[base + x] = last < 0 ? BIG : x - last;
+    }
+    last = -1;
+    for (let x = nx - 1; x >= 0; x--) {
+      const on = invert ? !sites[base + x] : sites[base + x];
+      if (on) last = x;
+      const fwd = g[base + x]!;
+      const back = last < 0 ? BIG : last - x;
+      const dv = fwd < back ? fwd : back;
+      const d2 = dv >= BIG ? BIG : dv * sx * dv * sx;
+      g[base + x] = d2 > capMm2 ? BIG : d2;
+    }
+  }
+  const maxLen = Math.max(ny, nz);
   const f = new Float64Array(maxLen);
   const d = new Float64Array(maxLen);
   const v = new Int32Array(maxLen);
   const zb = new Float64Array(maxLen + 1);
-  const axes: [number, number, number, number][] = [
-    // [length, stride, count of lines, step mm]
-    [nx, 1, ny * nz, spacingMm[0]],
-    [ny, nx, nx * nz, spacingMm[1]],
-    [nz, nx * ny, nx * ny, spacingMm[2]],
-  ];
-  for (let axis = 0; axis < 3; axis++) {
-    const [len, stride, , step] = axes[axis]!;
-    if (len === 1) continue;
-    // Enumerate line starts: all voxels whose coordinate along `axis` is 0.
-    for (let z = 0; z < (axis === 2 ? 1 : nz); z++) {
-      for (let y = 0; y < (axis === 1 ? 1 : ny); y++) {
-        for (let x = 0; x < (axis === 0 ? 1 : nx); x++) {
-          const base = x + nx * (y + ny * z);
-          for (let q = 0; q < len; q++) f[q] = g[base + q * stride]!;
-          edtLine(f, d, len, step, v, zb);
-          for (let q = 0; q < len; q++) g[base + q * stride] = d[q]!;
+  // The y and z passes gather a cache-sized block (one slice, or one y-row across all slices) so
+  // that the strided line reads hit cache; this is what makes the EDT cheap on whole scans.
+  if (ny > 1) {
+    for (let z = 0; z < nz; z++) {
+      const sb = z * plane;
+      for (let x = 0; x < nx; x++) {
+        let any = false;
+        for (let q = 0; q < ny; q++) {
+          const val = g[sb + x + q * nx]!;
+          f[q] = val;
+          if (val < BIG) any = true;
         }
+        if (!any) continue;
+        envelope(f, d, ny, spacingMm[1], v, zb);
+        for (let q = 0; q < ny; q++) g[sb + x + q * nx] = d[q]! > capMm2 ? BIG : d[q]!;
       }
     }
   }
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = g[i]! >= BIG ? Infinity : Math.sqrt(g[i]!);
+  if (nz > 1) {
+    const block = new Float64Array(nx * nz);
+    for (let y = 0; y < ny; y++) {
+      for (let z = 0; z < nz; z++) block.set(g.subarray(nx * (y + ny * z), nx * (y + ny * z) + nx), z * nx);
+      for (let x = 0; x < nx; x++) {
+        let any = false;
+        for (let q = 0; q < nz; q++) {
+          const val = block[x + q * nx]!;
+          f[q] = val;
+          if (val < BIG) any = true;
+        }
+        if (!any) continue;
+        envelope(f, d, nz, spacingMm[2], v, zb);
+        for (let q = 0; q < nz; q++) block[x + q * nx] = d[q]! > capMm2 ? BIG : d[q]!;
+      }
+      for (let z = 0; z < nz; z++) g.set(block.subarray(z * nx, z * nx + nx), nx * (y + ny * z));
+    }
+  }
+  return g;
+}
+
+/**
+ * Euclidean distance in mm from every voxel to the nearest voxel where `sites` != 0
+ * (0 on the sites themselves). Returns Infinity everywhere when there are no sites.
+ */
+export function distanceToMm(sites: ArrayLike<number>, dims: Vec3, spacingMm: Vec3): Float32Array {
+  const mask = sites instanceof Uint8Array ? sites : Uint8Array.from(sites as ArrayLike<number>, (v) => (v ? 1 : 0));
+  const d2 = squaredDistanceMm(mask, dims, spacingMm);
+  const out = new Float32Array(d2.length);
+  for (let i = 0; i < d2.length; i++) out[i] = d2[i]! >= BIG ? Infinity : Math.sqrt(d2[i]!);
   return out;
 }
 

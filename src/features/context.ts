@@ -9,7 +9,8 @@
 import type { Vec3 } from '../core/volume.js';
 import type { ContextKey } from './catalog.js';
 import type { LungResult } from './lungs.js';
-import { boxDims, crop, growBox, marginVox, maskBox, squaredDistanceMm, type Box } from './masks.js';
+import { boxDims, crop, growBox, marginVox, maskBox, type Box } from './masks.js';
+import { squaredDistanceMm } from '../core/morphology.js';
 
 /** Margin (mm) around the lungs' box on which distance maps are stored; outside it dist_lung_wall_mm is clipped. */
 export const CONTEXT_MARGIN_MM = 10;

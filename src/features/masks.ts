@@ -7,6 +7,7 @@
  * Layout everywhere: x fastest, index = x + nx * (y + ny * z). Distances and radii are in mm.
  */
 import type { Vec3 } from '../core/volume.js';
+import { squaredDistanceMm } from '../core/morphology.js';
 
 /** Inclusive voxel box. */
 export interface Box {
@@ -293,140 +294,6 @@ export function label6(mask: Uint8Array, dims: Vec3, perSlice = false): Labels {
     }
   }
   return { labels, count: runs.count, sizes };
-}
-
-const BIG = 1e30;
-
-/**
- * Lower envelope of parabolas along one line (Felzenszwalb & Huttenlocher): f holds squared
- * distances in mm² (BIG = no site), `step` the sample spacing in mm; the result goes to d.
- */
-function envelope(f: Float64Array, d: Float64Array, n: number, step: number, v: Int32Array, zb: Float64Array): void {
-  const s2 = step * step;
-  let k = -1;
-  for (let q = 0; q < n; q++) {
-    const fq = f[q]!;
-    if (fq >= BIG) continue;
-    if (k < 0) {
-      k = 0;
-      v[0] = q;
-      zb[0] = -Infinity;
-      zb[1] = Infinity;
-      continue;
-    }
-    let s = 0;
-    for (;;) {
-      const p = v[k]!;
-      s = (fq + s2 * q * q - (f[p]! + s2 * p * p)) / (2 * s2 * (q - p));
-      if (s <= zb[k]! && k > 0) k--;
-      else break;
-    }
-    if (s <= zb[k]!) {
-      v[0] = q;
-      zb[0] = -Infinity;
-      zb[1] = Infinity;
-      continue;
-    }
-    k++;
-    v[k] = q;
-    zb[k] = s;
-    zb[k + 1] = Infinity;
-  }
-  if (k < 0) {
-    for (let q = 0; q < n; q++) d[q] = BIG;
-    return;
-  }
-  k = 0;
-  for (let q = 0; q < n; q++) {
-    while (zb[k + 1]! < q) k++;
-    const p = v[k]!;
-    const dq = (q - p) * step;
-    d[q] = dq * dq + f[p]!;
-  }
-}
-
-/**
- * Squared Euclidean distance (mm²) from every voxel to the nearest voxel where `sites` != 0
- * (`invert`: where sites == 0); BIG (1e30) where there is none. Exact (separable EDT): the x pass
- * is a two-sweep scan of the binary line, y and z take lower envelopes of parabolas. `out`, when
- * given (at least as long as the volume), receives the result. With `capMm2`, distances beyond
- * the cap come out as BIG: a pass's value only grows in later passes, so dropping it early is
- * exact for thresholds at or below the cap, and the envelopes skip those samples.
- */
-export function squaredDistanceMm(
-  sites: Uint8Array,
-  dims: Vec3,
-  spacingMm: Vec3,
-  invert = false,
-  out?: Float64Array,
-  capMm2 = Infinity,
-): Float64Array {
-  const [nx, ny, nz] = dims;
-  const plane = nx * ny;
-  const n = sites.length;
-  const g = out ? out.subarray(0, n) : new Float64Array(n);
-  const sx = spacingMm[0];
-  for (let row = 0; row < ny * nz; row++) {
-    const base = row * nx;
-    let last = -1;
-    for (let x = 0; x < nx; x++) {
-      const on = invert ? !sites[base + x] : sites[base + x];
-      if (on) last = x;
-      g[base + x] = last < 0 ? BIG : x - last;
-    }
-    last = -1;
-    for (let x = nx - 1; x >= 0; x--) {
-      const on = invert ? !sites[base + x] : sites[base + x];
-      if (on) last = x;
-      const fwd = g[base + x]!;
-      const back = last < 0 ? BIG : last - x;
-      const dv = fwd < back ? fwd : back;
-      const d2 = dv >= BIG ? BIG : dv * sx * dv * sx;
-      g[base + x] = d2 > capMm2 ? BIG : d2;
-    }
-  }
-  const maxLen = Math.max(ny, nz);
-  const f = new Float64Array(maxLen);
-  const d = new Float64Array(maxLen);
-  const v = new Int32Array(maxLen);
-  const zb = new Float64Array(maxLen + 1);
-  // The y and z passes gather a cache-sized block (one slice, or one y-row across all slices) so
-  // that the strided line reads hit cache; this is what makes the EDT cheap on whole scans.
-  if (ny > 1) {
-    for (let z = 0; z < nz; z++) {
-      const sb = z * plane;
-      for (let x = 0; x < nx; x++) {
-        let any = false;
-        for (let q = 0; q < ny; q++) {
-          const val = g[sb + x + q * nx]!;
-          f[q] = val;
-          if (val < BIG) any = true;
-        }
-        if (!any) continue;
-        envelope(f, d, ny, spacingMm[1], v, zb);
-        for (let q = 0; q < ny; q++) g[sb + x + q * nx] = d[q]! > capMm2 ? BIG : d[q]!;
-      }
-    }
-  }
-  if (nz > 1) {
-    const block = new Float64Array(nx * nz);
-    for (let y = 0; y < ny; y++) {
-      for (let z = 0; z < nz; z++) block.set(g.subarray(nx * (y + ny * z), nx * (y + ny * z) + nx), z * nx);
-      for (let x = 0; x < nx; x++) {
-        let any = false;
-        for (let q = 0; q < nz; q++) {
-          const val = block[x + q * nx]!;
-          f[q] = val;
-          if (val < BIG) any = true;
-        }
-        if (!any) continue;
-        envelope(f, d, nz, spacingMm[2], v, zb);
-        for (let q = 0; q < nz; q++) block[x + q * nx] = d[q]! > capMm2 ? BIG : d[q]!;
-      }
-      for (let z = 0; z < nz; z++) g.set(block.subarray(z * nx, z * nx + nx), nx * (y + ny * z));
-    }
-  }
-  return g;
 }
 
 /**
