@@ -2,7 +2,8 @@
  * Morphological clean-up of the refined tumour probability into one connected primary tumour.
  * Works inside a box (the ROI's footprint) so a 512×512×300 scan costs no more than its tumour.
  */
-import { fillHoles, fillHolesPerSlice, labelComponents, openMm, selectComponents } from '../core/morphology.js';
+import { labelComponents, openMm, selectComponents } from '../core/morphology.js';
+import { fillHoles3dFast, fillHolesPerSliceFast } from '../features/masks.js';
 import type { Vec3 } from '../core/volume.js';
 
 export interface CleanupResult {
@@ -41,7 +42,7 @@ export function cleanupTumour(prob: Float32Array, anchor: Uint8Array, dims: Vec3
     return selectComponents(c.labels, [best]);
   };
   mask = keepBest(mask);
-  mask = fillHolesPerSlice(fillHoles(mask, dims), dims);
+  mask = fillHolesPerSliceFast(fillHoles3dFast(mask, dims), dims);
   const before = mask.reduce((s, v) => s + v, 0);
   if (spurRadiusMm > 0 && before > 0) {
     const opened = keepBest(openMm(mask, dims, spacingMm, spurRadiusMm));

@@ -175,11 +175,13 @@ function candidateInBox(c: Candidate, scan: WorkingScan, native: Grid, box: Box)
   const d = boxDims(box);
   const out = new Uint8Array(d[0] * d[1] * d[2]);
   let o = 0;
+  const [ax, ay, az] = [toWork[0][0], toWork[1][0], toWork[2][0]];
   for (let z = box.min[2]; z <= box.max[2]; z++) {
     for (let y = box.min[1]; y <= box.max[1]; y++) {
-      for (let x = box.min[0]; x <= box.max[0]; x++, o++) {
-        const p = applyAffine(toWork, [x, y, z]);
-        const i = Math.round(p[0]), j = Math.round(p[1]), k = Math.round(p[2]);
+      const start = applyAffine(toWork, [box.min[0], y, z]);
+      let px = start[0], py = start[1], pz = start[2];
+      for (let x = box.min[0]; x <= box.max[0]; x++, o++, px += ax, py += ay, pz += az) {
+        const i = Math.round(px), j = Math.round(py), k = Math.round(pz);
         if (i < 0 || j < 0 || k < 0 || i >= wx || j >= wy || k >= wz) continue;
         out[o] = work[i + wx * (j + wy * k)]!;
       }

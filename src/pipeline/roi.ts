@@ -59,24 +59,20 @@ export function roiAffine(roi: Roi): Mat4 {
 
 /** Trilinear sample at continuous voxel coordinates; outside the grid the nearest edge value (clamped). */
 function trilinear(src: ArrayLike<number>, dims: Vec3, x: number, y: number, z: number): number {
-  const [nx, ny, nz] = dims;
-  const cx = Math.min(Math.max(x, 0), nx - 1);
-  const cy = Math.min(Math.max(y, 0), ny - 1);
-  const cz = Math.min(Math.max(z, 0), nz - 1);
-  const x0 = Math.min(Math.floor(cx), nx - 2 < 0 ? 0 : nx - 2);
-  const y0 = Math.min(Math.floor(cy), ny - 2 < 0 ? 0 : ny - 2);
-  const z0 = Math.min(Math.floor(cz), nz - 2 < 0 ? 0 : nz - 2);
-  const fx = nx > 1 ? cx - x0 : 0;
-  const fy = ny > 1 ? cy - y0 : 0;
-  const fz = nz > 1 ? cz - z0 : 0;
-  const x1 = nx > 1 ? x0 + 1 : x0;
-  const y1 = ny > 1 ? y0 + 1 : y0;
-  const z1 = nz > 1 ? z0 + 1 : z0;
-  const at = (i: number, j: number, k: number): number => src[i + nx * (j + ny * k)]!;
-  const c00 = at(x0, y0, z0) * (1 - fx) + at(x1, y0, z0) * fx;
-  const c10 = at(x0, y1, z0) * (1 - fx) + at(x1, y1, z0) * fx;
-  const c01 = at(x0, y0, z1) * (1 - fx) + at(x1, y0, z1) * fx;
-  const c11 = at(x0, y1, z1) * (1 - fx) + at(x1, y1, z1) * fx;
+  const nx = dims[0], ny = dims[1], nz = dims[2];
+  const cx = x < 0 ? 0 : x > nx - 1 ? nx - 1 : x;
+  const cy = y < 0 ? 0 : y > ny - 1 ? ny - 1 : y;
+  const cz = z < 0 ? 0 : z > nz - 1 ? nz - 1 : z;
+  const x0 = nx > 1 ? Math.min(Math.floor(cx), nx - 2) : 0;
+  const y0 = ny > 1 ? Math.min(Math.floor(cy), ny - 2) : 0;
+  const z0 = nz > 1 ? Math.min(Math.floor(cz), nz - 2) : 0;
+  const fx = cx - x0, fy = cy - y0, fz = cz - z0;
+  const dx = nx > 1 ? 1 : 0, dy = ny > 1 ? nx : 0, dz = nz > 1 ? nx * ny : 0;
+  const i = x0 + nx * (y0 + ny * z0);
+  const c00 = src[i]! * (1 - fx) + src[i + dx]! * fx;
+  const c10 = src[i + dy]! * (1 - fx) + src[i + dy + dx]! * fx;
+  const c01 = src[i + dz]! * (1 - fx) + src[i + dz + dx]! * fx;
+  const c11 = src[i + dz + dy]! * (1 - fx) + src[i + dz + dy + dx]! * fx;
   return (c00 * (1 - fy) + c10 * fy) * (1 - fz) + (c01 * (1 - fy) + c11 * fy) * fz;
 }
 
@@ -126,13 +122,17 @@ export function projectFromRoiBox(values: Float32Array, roi: Roi, grid: Grid, bo
   const toRoi = multiplyAffine(invertAffine(roiAffine(roi)), grid.affine);
   const roiDims: Vec3 = [n, n, n];
   const out = new Float32Array((box.max[0] - box.min[0] + 1) * (box.max[1] - box.min[1] + 1) * (box.max[2] - box.min[2] + 1));
+  const hi = n - 0.5;
   let o = 0;
+  // The affine is linear: step along x by its first column instead of a matrix product per voxel.
+  const [ax, ay, az] = [toRoi[0][0], toRoi[1][0], toRoi[2][0]];
   for (let z = box.min[2]; z <= box.max[2]; z++) {
     for (let y = box.min[1]; y <= box.max[1]; y++) {
-      for (let x = box.min[0]; x <= box.max[0]; x++, o++) {
-        const p = applyAffine(toRoi, [x, y, z]);
-        if (p[0] < -0.5 || p[1] < -0.5 || p[2] < -0.5 || p[0] > n - 0.5 || p[1] > n - 0.5 || p[2] > n - 0.5) continue;
-        out[o] = trilinear(values, roiDims, p[0], p[1], p[2]);
+      const start = applyAffine(toRoi, [box.min[0], y, z]);
+      let px = start[0], py = start[1], pz = start[2];
+      for (let x = box.min[0]; x <= box.max[0]; x++, o++, px += ax, py += ay, pz += az) {
+        if (px < -0.5 || py < -0.5 || pz < -0.5 || px > hi || py > hi || pz > hi) continue;
+        out[o] = trilinear(values, roiDims, px, py, pz);
       }
     }
   }
