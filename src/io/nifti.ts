@@ -364,11 +364,8 @@ function truncated(path: string, h: ParsedHeader, haveBytes: number, what: strin
   );
 }
 
-/**
- * The raw bytes of a file: its header and the voxel data, without ever allocating more than the
- * header (checked first) allows.
- */
-function loadRaw(path: string): { h: ParsedHeader; buf: Buffer; dataOffset: number } {
+/** Opens a file for reading; InputError naming it when it is missing, unreadable or a folder. */
+function openForRead(path: string): { fd: number; size: number } {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -376,14 +373,22 @@ function loadRaw(path: string): { h: ParsedHeader; buf: Buffer; dataOffset: numb
     throw readErr(path, err);
   }
   try {
-    let size: number;
-    try {
-      const st = fstatSync(fd);
-      if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-      size = st.size;
-    } catch (err) {
-      throw readErr(path, err);
-    }
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    return { fd, size: st.size };
+  } catch (err) {
+    closeSync(fd);
+    throw readErr(path, err);
+  }
+}
+
+/**
+ * The raw bytes of a file: its header and the voxel data, without ever allocating more than the
+ * header (checked first) allows.
+ */
+function loadRaw(path: string): { h: ParsedHeader; buf: Buffer; dataOffset: number } {
+  const { fd, size } = openForRead(path);
+  try {
     const probe = Buffer.alloc(Math.min(size, HEADER_PROBE_BYTES));
     readAll(path, fd, probe, 0);
     if (!isGzip(probe)) {
@@ -483,21 +488,8 @@ function applyScaling(path: string, h: ParsedHeader, raw: VoxelArray): VoxelArra
 
 /** Reads just the header of a NIfTI file (for .gz, inflating only its first bytes). */
 export function readNiftiHeader(path: string): NiftiHeaderInfo {
-  let fd: number;
+  const { fd, size } = openForRead(path);
   try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    throw readErr(path, err);
-  }
-  try {
-    let size: number;
-    try {
-      const st = fstatSync(fd);
-      if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-      size = st.size;
-    } catch (err) {
-      throw readErr(path, err);
-    }
     // 64 KiB of deflate input always inflates to far more than a header unless the file is shorter.
     const probe = Buffer.alloc(Math.min(size, 64 * 1024));
     readAll(path, fd, probe, 0);
