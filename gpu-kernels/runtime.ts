@@ -34,6 +34,23 @@ export interface GpuAdapterSummary {
   maxBindingBytes: number;
 }
 
+/** The reason given when Dawn offers no adapter. */
+export const NO_ADAPTER = 'no WebGPU adapter (is a Vulkan driver installed?)';
+
+/**
+ * What an adapter is, from its info: vendor / architecture / device / driver text, and whether it
+ * is a software (CPU) implementation. Shared by the feature kernels and the refiner's tfjs webgpu
+ * backend (src/refine/backend.ts), which both skip a software adapter when choosing automatically.
+ */
+export function describeAdapter(adapter: GPUAdapter): { description: string; software: boolean } {
+  const info = adapter.info;
+  // Dawn marks CPU implementations as fallback adapters; older builds only say so in the type.
+  const flagged = (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+  const software = flagged || info.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(`${info.device} ${info.description}`);
+  const description = [info.vendor, info.architecture, info.device, info.description].filter((s) => s && s.length > 0).join(' / ');
+  return { description: description || 'unknown adapter', software };
+}
+
 export type GpuOpenResult = { runtime: GpuRuntime; reason?: undefined } | { runtime: null; reason: string };
 
 /** A set of GPU commands recorded together and the temporary buffers they use. */
@@ -86,20 +103,16 @@ export class GpuRuntime {
     } catch (err) {
       return { runtime: null, reason: `no WebGPU adapter (${err instanceof Error ? err.message : String(err)})` };
     }
-    if (!adapter) return { runtime: null, reason: 'no WebGPU adapter (is a Vulkan driver installed?)' };
-    const info = adapter.info;
-    // Dawn marks CPU implementations as fallback adapters; older builds only say so in the type.
-    const flagged = (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
-    const software = flagged || info.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(`${info.device} ${info.description}`);
+    if (!adapter) return { runtime: null, reason: NO_ADAPTER };
+    const { description, software } = describeAdapter(adapter);
     // Ask for the adapter's full buffer limits: the default 128 MiB would force smaller slabs.
     const maxBinding = adapter.limits.maxStorageBufferBindingSize;
     const maxBuffer = adapter.limits.maxBufferSize;
     const device = await adapter.requestDevice({
       requiredLimits: { maxStorageBufferBindingSize: maxBinding, maxBufferSize: maxBuffer },
     });
-    const description = [info.vendor, info.architecture, info.device, info.description].filter((s) => s && s.length > 0).join(' / ');
     return {
-      runtime: new GpuRuntime(instance, device, { description: description || 'unknown adapter', software, maxBindingBytes: Math.min(maxBinding, maxBuffer) }),
+      runtime: new GpuRuntime(instance, device, { description, software, maxBindingBytes: Math.min(maxBinding, maxBuffer) }),
     };
   }
 

@@ -19,6 +19,7 @@ import { buildFeatureContext } from '../src/features/context.js';
 import { extractFeatures, FeatureExtractor } from '../src/features/extract.js';
 import { FEATURES, FEATURE_DESCRIPTIONS, FEATURE_NAMES } from '../src/features/catalog.js';
 import { realDataDir } from './helpers.js';
+import { lungHullRegion } from '../src/pipeline/eligible.js';
 
 const idx = (d: Vec3, x: number, y: number, z: number): number => x + d[0] * (y + d[1] * z);
 
@@ -270,6 +271,40 @@ test('lung finder on a synthetic thorax: both lungs, trachea left out, the juxta
   assert.equal(r.lungs[idx(d, Math.round(150 / sp[0]), Math.round(100 / sp[1]), tz)], 0);
 });
 
+/** The sub-volume of `data` (dims d) in the voxel box [lo, hi) per axis. */
+function cropVolume<T extends Float32Array | Uint8Array>(data: T, d: Vec3, lo: Vec3, hi: Vec3, make: (n: number) => T): { data: T; d: Vec3 } {
+  const nd: Vec3 = [hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]];
+  const out = make(nd[0] * nd[1] * nd[2]);
+  let o = 0;
+  for (let z = lo[2]; z < hi[2]; z++) for (let y = lo[1]; y < hi[1]; y++) for (let x = lo[0]; x < hi[0]; x++) out[o++] = data[idx(d, x, y, z)]!;
+  return { data: out, d: nd };
+}
+
+test('lung finder on a crop around a juxta-pleural nodule: crop mode finds the lung, leaves the outside air out, and the nodule is eligible', () => {
+  const { ct, d, sp, nodule } = syntheticThorax();
+  // X 180-300 mm takes in the right lung's outer half, the chest wall and the air outside the body.
+  const lo: Vec3 = [Math.round(180 / sp[0]), Math.round(60 / sp[1]), Math.round(50 / sp[2])];
+  const hi: Vec3 = [d[0], Math.round(180 / sp[1]), Math.round(120 / sp[2])];
+  const c = cropVolume(ct, d, lo, hi, (k) => new Float32Array(k));
+  const cn = cropVolume(nodule, d, lo, hi, (k) => new Uint8Array(k));
+  const r = findLungs(c.data, c.d, sp);
+  assert.equal(r.found, true, r.warnings.join('; '));
+  assert.equal(r.crop, true);
+  assert.ok(r.warnings.some((w) => w.includes('crop mode')), r.warnings.join('; '));
+  // Outside the body (X 295 mm) is not lung; inside the lung (X 200 mm) is.
+  assert.equal(r.lungs[idx(c.d, Math.round(295 / sp[0]) - lo[0], Math.round(120 / sp[1]) - lo[1], Math.round(85 / sp[2]) - lo[2])], 0);
+  assert.equal(r.lungs[idx(c.d, Math.round(200 / sp[0]) - lo[0], Math.round(120 / sp[1]) - lo[1], Math.round(85 / sp[2]) - lo[2])], 1);
+  // The mediastinum is guessed on the side away from the lung: here the crop's low-x edge.
+  assert.ok(r.midlineX < 0, `midline ${r.midlineX}`);
+  const hull = lungHullRegion(r.lungs, c.d, r.midlineX);
+  let inHull = 0;
+  let total = 0;
+  for (let i = 0; i < cn.data.length; i++) if (cn.data[i]) { total++; if (hull[i]) inHull++; }
+  assert.ok(total > 50 && inHull / total >= 0.9, `nodule in the eligible region: ${inHull}/${total}`);
+  // The whole thorax is not a crop.
+  assert.equal(findLungs(ct, d, sp).crop, false);
+});
+
 test('features: names documented; rows bit-identical for 0, 1, 2 workers and any slab size; equal to whole-volume filters', async () => {
   assert.equal(new Set(FEATURE_NAMES).size, FEATURE_NAMES.length);
   for (const name of FEATURE_NAMES) assert.ok((FEATURE_DESCRIPTIONS[name] ?? '').length > 10, name);
@@ -377,20 +412,23 @@ test('lung finder on LUNG1-001 (real): Dice against its lung mask >= 0.9', { ski
   assert.ok(dsc >= 0.9, `Dice ${dsc.toFixed(4)}`);
 });
 
-test('lung finder on RADPHANTOM-2 (a crop around the tumour): no crash; not found or a plausible mask; features still work', { skip: realDataDir() === null }, async () => {
+test('lung finder on the RADPHANTOM crops (real): crop mode; >= 90 % of each tumour eligible; features still work', { skip: realDataDir() === null }, async () => {
   const dir = realDataDir()!;
-  const vol = readNifti(join(dir, 'train', 'volume', 'RADPHANTOM-2_vol.nii.gz'));
-  const ct = Float32Array.from(vol.data);
-  const r = findLungs(ct, vol.dims, vol.spacing);
-  if (!r.found) {
-    assert.ok(r.warnings.some((w) => w.includes('no lungs')), r.warnings.join('; '));
-    assert.ok(r.lungs.every((v) => v === 0));
-  } else {
-    const n = r.lungs.reduce((s, v) => s + v, 0);
-    assert.ok(n > 0 && n < r.lungs.length);
+  for (const id of ['RADPHANTOM-1', 'RADPHANTOM-2', 'RADPHANTOM-3']) {
+    const vol = readNifti(join(dir, 'train', 'volume', `${id}_vol.nii.gz`));
+    const seg = readNifti(join(dir, 'train', 'seg', `${id}_seg.nii.gz`));
+    const ct = Float32Array.from(vol.data);
+    const r = findLungs(ct, vol.dims, vol.spacing);
+    assert.ok(r.found && r.crop, `${id}: ${r.warnings.join('; ')}`);
+    const hull = lungHullRegion(r.lungs, vol.dims, r.midlineX);
+    let inHull = 0;
+    let total = 0;
+    for (let i = 0; i < seg.data.length; i++) if (seg.data[i]) { total++; if (hull[i]) inHull++; }
+    assert.ok(inHull / total >= 0.9, `${id}: tumour in the eligible region ${inHull}/${total}`);
+    if (id !== 'RADPHANTOM-2') continue;
+    const ctx = buildFeatureContext(r, vol.dims, vol.spacing);
+    const voxels = Int32Array.from({ length: 200 }, (_, k) => Math.floor((k * ct.length) / 200));
+    const f = await extractFeatures(ct, vol.dims, vol.spacing, ctx, voxels, { workers: 0 });
+    for (const v of f.rows) assert.ok(Number.isFinite(v));
   }
-  const ctx = buildFeatureContext(r, vol.dims, vol.spacing);
-  const voxels = Int32Array.from({ length: 200 }, (_, k) => Math.floor((k * ct.length) / 200));
-  const f = await extractFeatures(ct, vol.dims, vol.spacing, ctx, voxels, { workers: 0 });
-  for (const v of f.rows) assert.ok(Number.isFinite(v));
 });

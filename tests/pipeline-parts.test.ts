@@ -1,7 +1,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { roiAroundBox, sampleIntoRoi, projectFromRoiBox, roiFootprint } from '../src/pipeline/roi.js';
-import { findCandidates, candidateLabel, CANDIDATE_FEATURES, symmetricEigenvalues3 } from '../src/candidates/candidates.js';
+import { findCandidates, candidateLabel, cropCentrality, CANDIDATE_FEATURES, symmetricEigenvalues3 } from '../src/candidates/candidates.js';
+import { selectFeatureColumns } from '../src/pipeline/voxels.js';
 import { cleanupTumour } from '../src/pipeline/cleanup.js';
 import { planFromFingerprint, percentiles, workingSpacingFor } from '../src/pipeline/plans.js';
 import { invertAffine, multiplyAffine } from '../src/geometry/affine.js';
@@ -73,6 +74,10 @@ test('candidates: two balls become two candidates with sensible region features;
   const bigCount = big.reduce((s, v) => s + v, 0);
   assert.equal(candidateLabel(cands[0]!, big, bigCount), 1);
   assert.equal(candidateLabel(cands[1]!, big, bigCount), 0);
+  // In a crop the big ball reaches the scan's centre; the small one lies ~10 mm from it.
+  const near = cropCentrality(cands[0]!, dims, sp);
+  const far = cropCentrality(cands[1]!, dims, sp);
+  assert.ok(near > 0.9 && far < 0.1, `centrality ${near} vs ${far}`);
   const ev = symmetricEigenvalues3([[2, 1, 0], [1, 2, 0], [0, 0, 5]]).sort((a, b) => a - b);
   assert.deepEqual(ev.map((v) => Math.round(v * 1e9) / 1e9), [1, 3, 5]);
 });
@@ -91,6 +96,29 @@ test('clean-up keeps the anchored component, fills holes, never returns empty', 
   assert.equal(r2.mask[idx(dims, 10, 15, 15)], 1, 'hole filled');
   const r3 = cleanupTumour(new Float32Array(a.length), b, dims, [1, 1, 1], 0.8);
   assert.ok(r3.mask.some((v) => v === 1), 'falls back to the candidate');
+});
+
+test('clean-up leaves out aerated lung around a dense tumour but gives back the air inside it', () => {
+  const dims: Vec3 = [30, 30, 30];
+  const tumour = ball(dims, [15, 15, 15], 6);
+  const coarse = ball(dims, [15, 15, 15], 9);
+  const hu = new Float32Array(tumour.length).fill(-850);
+  const prob = new Float32Array(tumour.length);
+  for (let i = 0; i < hu.length; i++) {
+    if (tumour[i]) hu[i] = 30;
+    if (coarse[i]) prob[i] = 0.9;
+  }
+  hu[idx(dims, 15, 15, 15)] = -950; // a cavity
+  const r = cleanupTumour(prob, tumour, dims, [1, 1, 1], 0, { hu, minHu: -700 });
+  for (let i = 0; i < hu.length; i++) assert.equal(r.mask[i], tumour[i], `voxel ${i}`);
+  assert.ok(r.steps.some((s) => s.includes('aerated lung')), r.steps.join('; '));
+});
+
+test('voxel classifier columns are taken by name, in the model\'s order', () => {
+  const table = { names: ['a', 'b', 'c'], rows: Float32Array.from([1, 2, 3, 4, 5, 6]) };
+  assert.deepEqual([...selectFeatureColumns(table, ['c', 'a'])], [3, 1, 6, 4]);
+  assert.equal(selectFeatureColumns(table, ['a', 'b', 'c']), table.rows);
+  assert.throws(() => selectFeatureColumns(table, ['a', 'd']), /'d' is not computed/);
 });
 
 test('plans: working spacing and HU limits follow the fingerprint', () => {

@@ -5,11 +5,12 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Tensor, Tensor5D } from '@tensorflow/tfjs';
 import { InputError } from '../src/core/errors.js';
-import { buildTopology, paramCount, validateTopology } from '../src/refine/arch.js';
+import { Rng } from '../src/core/random.js';
+import { buildTopology, initParams, paramCount, validateTopology } from '../src/refine/arch.js';
 import type { NetTopology } from '../src/refine/arch.js';
 import { openTf } from '../src/refine/backend.js';
-import { IdentityRefiner, REFINER_PRESETS, createRefiner, refinerInput, trainRefiner } from '../src/refine/refiner.js';
-import type { NetRefiner } from '../src/refine/refiner.js';
+import type { TfRuntime } from '../src/refine/backend.js';
+import { IdentityRefiner, NetRefiner, REFINER_PRESETS, createRefiner, refinerInput, trainRefiner } from '../src/refine/refiner.js';
 import { REFINER_JSON, REFINER_WEIGHTS, loadRefiner, saveRefiner } from '../src/refine/io.js';
 import { TfGraph } from '../src/refine/tfnet.js';
 import { diceAtHalf, toyRefinerSamples } from '../src/refine/toy.js';
@@ -103,14 +104,14 @@ test('the identity refiner and a fresh net both return the classifier probabilit
   const [s] = toyRefinerSamples(1, 4, { size: 8 });
   const n3 = 8 ** 3;
   const p = s!.input.subarray(n3);
-  assert.deepEqual(new IdentityRefiner().predict(s!.input), Float32Array.from(p));
+  assert.deepEqual(await new IdentityRefiner().predict(s!.input), Float32Array.from(p));
   assert.deepEqual(refinerInput(s!.input.slice(0, n3), s!.input.slice(n3)), s!.input);
-  assert.throws(() => new IdentityRefiner().predict(new Float32Array(7)), /2·N³/);
+  await assert.rejects(new IdentityRefiner().predict(new Float32Array(7)), /2·N³/);
   const fresh = await createRefiner(8, { seed: 1, width: 2, backend: 'cpu' });
-  const out = fresh.predict(s!.input);
+  const out = await fresh.predict(s!.input);
   for (let i = 0; i < n3; i++) assert.ok(Math.abs(out[i]! - Math.min(Math.max(p[i]!, 1e-4), 1 - 1e-4)) < 1e-5);
-  assert.throws(() => fresh.predict(new Float32Array(2 * 4 ** 3)), /expected 2·8³/);
-  assert.throws(() => fresh.predict(new Float32Array(2 * n3).fill(NaN)), /non-finite/);
+  await assert.rejects(fresh.predict(new Float32Array(2 * 4 ** 3)), /expected 2·8³/);
+  await assert.rejects(fresh.predict(new Float32Array(2 * n3).fill(NaN)), /non-finite/);
   fresh.dispose();
 });
 
@@ -119,9 +120,9 @@ test('backend selection falls back past absent tfjs-node and logs the choice', a
   const rt = await openTf('auto', (l) => lines.push(l));
   assert.equal(lines.length, 1);
   assert.match(lines[0]!, /^tfjs backend: /);
-  if (!installed('@tensorflow/tfjs-node-gpu') && !installed('@tensorflow/tfjs-node')) {
+  if (!installed('@tensorflow/tfjs-node-gpu') && !installed('@tensorflow/tfjs-node') && rt.id !== 'webgpu') {
     assert.equal(rt.id, 'wasm');
-    assert.match(lines[0]!, /skipped node-gpu: @tensorflow\/tfjs-node-gpu is not installed; node: @tensorflow\/tfjs-node is not installed/);
+    assert.match(lines[0]!, /skipped node-gpu: @tensorflow\/tfjs-node-gpu is not installed; webgpu: [^;]+; node: @tensorflow\/tfjs-node is not installed/);
     await assert.rejects(openTf('node'), /tfjs backend 'node' is not available: @tensorflow\/tfjs-node is not installed/);
   }
   if (!installed('@tensorflow/tfjs-backend-webgpu')) await assert.rejects(openTf('webgpu'), /not installed/);
@@ -138,18 +139,19 @@ test('a fast training clearly beats the classifier on the toy task; save/load is
   const refiner = await trainRefiner(train, { ...REFINER_PRESETS.fast, seed: 3, log: (l) => lines.push(l) });
   assert.ok(lines.some((l) => l.startsWith('refiner: training on ')) && lines.some((l) => l.startsWith('refiner: inference on ')));
   assert.equal(refiner.meta.trainBackend, refiner.backend, 'auto picks the same backend for both here');
-  const before = mean(held.map((s) => diceAtHalf(new IdentityRefiner().predict(s.input), s.target)));
-  const preds = refiner.predictBatch(held.map((s) => s.input));
+  const identity = await new IdentityRefiner().predictBatch(held.map((s) => s.input));
+  const before = mean(held.map((s, i) => diceAtHalf(identity[i]!, s.target)));
+  const preds = await refiner.predictBatch(held.map((s) => s.input));
   const after = mean(held.map((s, i) => diceAtHalf(preds[i]!, s.target)));
   assert.ok(after > before + 0.2 && after > 0.75, `Dice ${before.toFixed(3)} -> ${after.toFixed(3)}`);
-  assert.deepEqual(refiner.predict(held[0]!.input), preds[0], 'single and batched predictions agree');
+  assert.deepEqual(await refiner.predict(held[0]!.input), preds[0], 'single and batched predictions agree');
 
   const dir = tempDir(t);
   await saveRefiner(refiner, dir);
   const loaded = await loadRefiner(dir, { backend: 'auto' });
   assert.equal(loaded.backend, refiner.backend);
   assert.deepEqual(flatParams(loaded), flatParams(refiner));
-  assert.deepEqual(loaded.predictBatch(held.map((s) => s.input)), preds, 'bit-identical after save/load');
+  assert.deepEqual(await loaded.predictBatch(held.map((s) => s.input)), preds, 'bit-identical after save/load');
   const json = JSON.parse(readFileSync(join(dir, REFINER_JSON), 'utf8'));
   assert.equal(json.userDefinedMetadata.lungtumor.paramCount, refiner.meta.paramCount);
   assert.equal(json.userDefinedMetadata.lungtumor.size, 16);
@@ -199,11 +201,108 @@ test('training is bit-identical for the same seed on cpu', async () => {
   assert.equal(a.meta.trainBackend, 'cpu (tfjs 4.22.0)');
   assert.deepEqual(flatParams(a), flatParams(b));
   assert.notDeepEqual(flatParams(a), flatParams(c));
-  assert.deepEqual(a.predict(samples[0]!.input), b.predict(samples[0]!.input));
+  assert.deepEqual(await a.predict(samples[0]!.input), await b.predict(samples[0]!.input));
   const withVal = await trainRefiner(samples, { ...opts, validation: samples.slice(0, 1) });
   assert.equal(typeof withVal.meta.training?.bestValidationLoss, 'number');
   const none = await trainRefiner(samples, { ...opts, timeBudgetSeconds: 0 });
   assert.equal(none.meta.training?.stoppedBy, 'time-budget');
   assert.equal(none.meta.training?.steps, 0);
   assert.equal(none.meta.training?.finalLoss, null);
+});
+
+/** A refiner net on `rt` whose every weight is non-zero (fresh nets start as the identity). */
+function randomNet(rt: TfRuntime, size: number, width: number, seed: number): NetRefiner {
+  const topo = buildTopology({ width });
+  const rng = new Rng(seed);
+  const params = initParams(topo, rng);
+  for (const a of params.values()) for (let i = 0; i < a.length; i++) if (a[i] === 0) a[i] = rng.normal(0, 0.2);
+  return new NetRefiner(rt, topo, params, {
+    size,
+    channels: ['ct', 'probability'],
+    inputLayout: 'channel-first, voxel order x fastest then y then z',
+    normalisation: { ctWindowHU: null, probabilityClamp: 1e-4 },
+    paramCount: paramCount(topo),
+    tfjsVersion: rt.tf.version.tfjs,
+    trainBackend: 'none',
+    training: null,
+  });
+}
+
+const maxAbsDiff = (a: readonly Float32Array[], b: readonly Float32Array[]): number => {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  a.forEach((x, k) => {
+    assert.equal(x.length, b[k]!.length);
+    for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - b[k]![i]!));
+  });
+  return m;
+};
+
+// WebGPU runs wherever Dawn finds an adapter; on CI that is Mesa's llvmpipe (software Vulkan), slow
+// but exact enough to check the webgpu backend against wasm and cpu on small cubes.
+const webgpu = await openTf('webgpu').then(
+  (rt) => ({ rt, reason: null }),
+  (err: unknown) => ({ rt: null, reason: err instanceof Error ? err.message : String(err) }),
+);
+if (webgpu.rt === null) console.log(`# webgpu refiner tests skipped: ${webgpu.reason}`);
+else console.log(`# webgpu refiner tests on: ${webgpu.rt.label}`);
+
+test('webgpu, named explicitly, predicts as wasm and cpu do (fixed weights, 8³ cubes)', { skip: webgpu.reason ?? false }, async () => {
+  const cubes = toyRefinerSamples(3, 9, { size: 8 }).map((s) => s.input);
+  const run = async (rt: TfRuntime): Promise<Float32Array[]> => {
+    const net = randomNet(rt, 8, 4, 21);
+    try {
+      return await net.predictBatch(cubes);
+    } finally {
+      net.dispose();
+    }
+  };
+  const gpu = await run(webgpu.rt!);
+  const wasm = await run(await openTf('wasm'));
+  const cpu = await run(await openTf('cpu'));
+  const identity = await new IdentityRefiner().predictBatch(cubes);
+  assert.ok(maxAbsDiff(cpu, identity) > 0.05, 'the net changes the probabilities (not a trivial comparison)');
+  const dWasm = maxAbsDiff(gpu, wasm);
+  const dCpu = maxAbsDiff(gpu, cpu);
+  assert.ok(dWasm <= 1e-4 && dCpu <= 1e-4, `max |webgpu - wasm| = ${dWasm}, max |webgpu - cpu| = ${dCpu}`);
+  assert.deepEqual(await (async () => {
+    const net = randomNet(webgpu.rt!, 8, 4, 21);
+    try {
+      return [await net.predict(cubes[1]!)];
+    } finally {
+      net.dispose();
+    }
+  })(), [gpu[1]!], 'single and batched predictions agree on webgpu');
+});
+
+test('training runs on webgpu and follows cpu\'s', { skip: webgpu.reason ?? false }, async () => {
+  const samples = toyRefinerSamples(2, 7, { size: 8 });
+  const opts = { seed: 11, steps: 2, batchSize: 2, learningRate: 1e-2, augment: true, width: 2 } as const;
+  const gpu = await trainRefiner(samples, { ...opts, backend: 'webgpu', inferenceBackend: 'webgpu' });
+  const cpu = await trainRefiner(samples, { ...opts, backend: 'cpu', inferenceBackend: 'cpu' });
+  assert.match(gpu.meta.trainBackend, /^webgpu /);
+  const losses = [gpu.meta.training!.lossHistory, cpu.meta.training!.lossHistory];
+  assert.ok(Math.abs(losses[0]![0]! - losses[1]![0]!) <= 1e-4, `losses ${losses.join(' vs ')}`);
+  const d = maxAbsDiff([flatParams(gpu)], [flatParams(cpu)]);
+  assert.ok(d <= 1e-4, `max |webgpu - cpu| weight after 2 steps = ${d}`);
+  gpu.dispose();
+  cpu.dispose();
+});
+
+test("'auto' takes webgpu only on a hardware adapter, and logs why it passed over it", async () => {
+  const lines: string[] = [];
+  const rt = await openTf('auto', (l) => lines.push(l));
+  const skipped = /[:;] webgpu: ([^;]+)/.exec(lines[0]!)?.[1];
+  if (installed('@tensorflow/tfjs-node-gpu') && rt.id === 'node-gpu') return;
+  if (webgpu.rt === null) {
+    assert.notEqual(rt.id, 'webgpu');
+    assert.ok(skipped !== undefined, lines[0]);
+    assert.match(skipped, /no WebGPU adapter|webgpu package did not load|not installed/);
+  } else if (webgpu.rt.label.includes(', software')) {
+    assert.notEqual(rt.id, 'webgpu');
+    assert.ok(skipped !== undefined, lines[0]);
+    assert.match(skipped, /^software adapter \([^)]+\): the wasm backend is faster on a CPU/);
+  } else {
+    assert.equal(rt.id, 'webgpu', lines[0]);
+  }
 });

@@ -280,3 +280,25 @@ export function candidateLabel(c: Candidate, tumour: ArrayLike<number>, tumourVo
   if (inter === 0) return 0;
   return inter / c.voxels.length >= minOverlap || (tumourVoxels > 0 && inter / tumourVoxels >= minOverlap) ? 1 : 0;
 }
+
+/**
+ * Closeness of a candidate to the centre of a scan that is a crop around the tumour, in (0, 1]:
+ * 1 when the candidate holds the centre, falling as a Gaussian of the distance (mm) from the centre
+ * to its nearest voxel, with a width of a quarter of the scan's smaller in-plane half-extent.
+ */
+export function cropCentrality(c: Candidate, dims: Vec3, spacingMm: Vec3): number {
+  const [nx, ny] = dims;
+  const centre = [(dims[0] - 1) / 2, (dims[1] - 1) / 2, (dims[2] - 1) / 2];
+  let best = Infinity;
+  for (const v of c.voxels) {
+    const x = v % nx;
+    const y = Math.floor(v / nx) % ny;
+    const z = Math.floor(v / (nx * ny));
+    const dx = (x - centre[0]!) * spacingMm[0];
+    const dy = (y - centre[1]!) * spacingMm[1];
+    const dz = (z - centre[2]!) * spacingMm[2];
+    best = Math.min(best, dx * dx + dy * dy + dz * dz);
+  }
+  const widthMm = 0.25 * Math.min(nx * spacingMm[0], ny * spacingMm[1]) / 2;
+  return Math.exp(-best / (2 * widthMm * widthMm));
+}

@@ -53,6 +53,14 @@ export interface LungFinderOptions {
   tracheaMaxOffsetMm: number;
   /** Lung sections smaller than this (cm²) get no convex-hull pockets. */
   pocketMinSectionCm2: number;
+  /**
+   * Crop mode (the scan is cut around the tumour, so the lungs reach the scan's edge and look like
+   * outside air): an edge-touching air component is outside air when its median is below this (HU).
+   * Air outside the patient reads -1000; lung parenchyma, even emphysematous, reads above -950.
+   */
+  cropOutsideAirMedianHu: number;
+  /** Crop mode: air components smaller than this (mL) are airways or gas, not lung. */
+  cropMinComponentMl: number;
 }
 
 export const DEFAULT_LUNG_FINDER_OPTIONS: Readonly<LungFinderOptions> = {
@@ -65,6 +73,8 @@ export const DEFAULT_LUNG_FINDER_OPTIONS: Readonly<LungFinderOptions> = {
   tracheaMaxCm2: 6,
   tracheaMaxOffsetMm: 30,
   pocketMinSectionCm2: 10,
+  cropOutsideAirMedianHu: -960,
+  cropMinComponentMl: 20,
 };
 
 export interface LungResult {
@@ -72,8 +82,13 @@ export interface LungResult {
   lungs: Uint8Array;
   /** The lung air components before filling (1 inside). */
   rawAir: Uint8Array;
-  /** False when no lungs were found (e.g. a crop around the tumour): the caller should treat the whole scan as eligible. */
+  /** False when no lungs were found: the caller should treat the whole scan as eligible. */
   found: boolean;
+  /**
+   * True when the lungs were found in crop mode: the scan is cut around the tumour, the lungs reach
+   * its edge, and `midlineX` is a guess (the scan's edge on the side away from the lung).
+   */
+  crop: boolean;
   warnings: string[];
   /** x (voxel, may be fractional) of the body's midline; used for left/right. */
   midlineX: number;
@@ -146,11 +161,18 @@ export function findLungs(ct: ArrayLike<number>, dims: Vec3, spacingMm: Vec3, op
   const empty = (why: string): LungResult => {
     warnings.push(why);
     work.fill(0);
-    return { lungs: new Uint8Array(n), rawAir: work, found: false, warnings, midlineX, airComponentsMl: [], filledMl: 0 };
+    return { lungs: new Uint8Array(n), rawAir: work, found: false, crop: false, warnings, midlineX, airComponentsMl: [], filledMl: 0 };
+  };
+  const tryCrop = (why: string): LungResult => {
+    const cropped = findLungsInCrop(ct, dims, spacingMm, opt, work);
+    if (!cropped) return empty(why);
+    warnings.push(`${why}; found ${cropped.airComponentsMl.reduce((a, b) => a + b, 0).toFixed(0)} mL of lung air reaching the scan's edge instead (crop mode)`);
+    cropped.warnings.unshift(...warnings);
+    return cropped;
   };
   if (bodyCount === 0) return empty('no body found (no tissue above the air threshold enclosed in any slice)');
   if (insideCount * voxelMl < opt.minLungMl) {
-    return empty(`no lungs found: ${(insideCount * voxelMl).toFixed(0)} mL of air inside the body (< ${opt.minLungMl} mL); the scan may be a crop`);
+    return tryCrop(`no lungs found: ${(insideCount * voxelMl).toFixed(0)} mL of air inside the body (< ${opt.minLungMl} mL); the scan may be a crop`);
   }
 
   const airBox: Box = { min: airMin, max: airMax };
@@ -178,7 +200,7 @@ export function findLungs(ct: ArrayLike<number>, dims: Vec3, spacingMm: Vec3, op
   if (picked.length === 0 || totalMl < opt.minLungMl) {
     let largest = 0;
     for (let c = 1; c <= lab.count; c++) largest = Math.max(largest, lab.sizes[c]!);
-    return empty(`no lungs found: largest air component ${(largest * voxelMl).toFixed(0)} mL (< ${opt.minLungMl} mL); the scan may be a crop`);
+    return tryCrop(`no lungs found: largest air component ${(largest * voxelMl).toFixed(0)} mL (< ${opt.minLungMl} mL); the scan may be a crop`);
   }
   if (picked.length === 1) warnings.push('only one lung component found');
 
@@ -208,6 +230,43 @@ export function findLungs(ct: ArrayLike<number>, dims: Vec3, spacingMm: Vec3, op
     }
   }
 
+  const { lungs, filledMl } = fillLungs(parts, airBox, body, dims, spacingMm, opt, true);
+  // The body mask is no longer needed: its memory becomes rawAir.
+  const rawAir = work;
+  rawAir.fill(0);
+  paste(rawAir, dims, airBox, rawSub);
+
+  const rawBox = maskBox(rawSub, ad);
+  if (rawBox && (rawBox.min[2] + airBox.min[2] === 0 || rawBox.max[2] + airBox.min[2] === nz - 1)) {
+    warnings.push('the lungs reach the first or last slice: the scan may not cover them whole');
+  }
+  return {
+    lungs,
+    rawAir,
+    found: true,
+    crop: false,
+    warnings,
+    midlineX,
+    airComponentsMl: picked.map((c) => lab.sizes[c]! * voxelMl),
+    filledMl,
+  };
+}
+
+/**
+ * Fills each lung part (a mask on the air box `airBox`) by closing, per-slice hole filling and
+ * (with `outerPockets`) outer convex-hull pockets, then fills 3D holes of their union, inside the body.
+ */
+function fillLungs(
+  parts: Uint8Array[],
+  airBox: Box,
+  body: Uint8Array,
+  dims: Vec3,
+  spacingMm: Vec3,
+  opt: LungFinderOptions,
+  outerPockets: boolean,
+): { lungs: Uint8Array; filledMl: number } {
+  const ad = boxDims(airBox);
+  const voxelMl = (spacingMm[0] * spacingMm[1] * spacingMm[2]) / 1000;
   // Filling works in the air box grown by the closing radius.
   const margin: Vec3 = [
     Math.ceil(opt.closeRadiusMm / spacingMm[0]) + 1,
@@ -222,7 +281,7 @@ export function findLungs(ct: ArrayLike<number>, dims: Vec3, spacingMm: Vec3, op
     const big = new Uint8Array(filled.length);
     pasteInto(big, fd, fillBox, part, ad, airBox);
     const closed = fillHolesPerSliceFast(closeBallCoarseMm(big, fd, spacingMm, opt.closeRadiusMm), fd);
-    addOuterPockets(closed, fillBody, fd, spacingMm, opt);
+    if (outerPockets) addOuterPockets(closed, fillBody, fd, spacingMm, opt);
     for (let i = 0; i < filled.length; i++) if (closed[i]) filled[i] = 1;
   }
   const filled3d = fillHoles3dFast(filled, fd);
@@ -231,26 +290,104 @@ export function findLungs(ct: ArrayLike<number>, dims: Vec3, spacingMm: Vec3, op
     if (filled3d[i] && !fillBody[i]) filled3d[i] = 0;
     if (filled3d[i]) filledCount++;
   }
-  const lungs = new Uint8Array(n);
+  const lungs = new Uint8Array(dims[0] * dims[1] * dims[2]);
   paste(lungs, dims, fillBox, filled3d);
-  // The body mask is no longer needed: its memory becomes rawAir.
-  const rawAir = work;
-  rawAir.fill(0);
-  paste(rawAir, dims, airBox, rawSub);
+  return { lungs, filledMl: filledCount * voxelMl };
+}
 
-  const rawBox = maskBox(rawSub, ad);
-  if (rawBox && (rawBox.min[2] + airBox.min[2] === 0 || rawBox.max[2] + airBox.min[2] === nz - 1)) {
-    warnings.push('the lungs reach the first or last slice: the scan may not cover them whole');
+
+/**
+ * Crop mode: the lungs of a scan cut around the tumour. Every air component (6-connected, HU in
+ * [paddingHu, airHu)) is lung unless it is small or reaches the scan's side edges with a median
+ * of outside air. Returns null when no lung air is left. `scratch` (n voxels) is overwritten.
+ */
+function findLungsInCrop(ct: ArrayLike<number>, dims: Vec3, spacingMm: Vec3, opt: LungFinderOptions, scratch: Uint8Array): LungResult | null {
+  const [nx, ny, nz] = dims;
+  const n = nx * ny * nz;
+  const voxelMl = (spacingMm[0] * spacingMm[1] * spacingMm[2]) / 1000;
+  const air = scratch;
+  for (let i = 0; i < n; i++) {
+    const v = ct[i]!;
+    air[i] = v >= opt.paddingHu && v < opt.airHu ? 1 : 0;
   }
-  return {
-    lungs,
-    rawAir,
-    found: true,
-    warnings,
-    midlineX,
-    airComponentsMl: picked.map((c) => lab.sizes[c]! * voxelMl),
-    filledMl: filledCount * voxelMl,
-  };
+  const lab = label6(air, dims);
+  // Median HU per component from a 10 HU histogram over [paddingHu, airHu).
+  const binHu = 10;
+  const bins = Math.ceil((opt.airHu - opt.paddingHu) / binHu);
+  const hist = new Uint32Array((lab.count + 1) * bins);
+  const edge = new Uint8Array(lab.count + 1);
+  const sumX = new Float64Array(lab.count + 1);
+  for (let z = 0, i = 0; z < nz; z++) {
+    for (let y = 0; y < ny; y++) {
+      const rowEdge = y === 0 || y === ny - 1;
+      for (let x = 0; x < nx; x++, i++) {
+        const c = lab.labels[i]!;
+        if (c === 0) continue;
+        hist[c * bins + Math.min(bins - 1, Math.floor((ct[i]! - opt.paddingHu) / binHu))]!++;
+        if (rowEdge || x === 0 || x === nx - 1) edge[c] = 1;
+        sumX[c] += x;
+      }
+    }
+  }
+  const isLung = new Uint8Array(lab.count + 1);
+  const isOutside = new Uint8Array(lab.count + 1);
+  const lungMl: number[] = [];
+  let lungCount = 0;
+  let lungSumX = 0;
+  let outsideCount = 0;
+  let outsideSumX = 0;
+  for (let c = 1; c <= lab.count; c++) {
+    const size = lab.sizes[c]!;
+    let acc = 0;
+    let k = 0;
+    while (k < bins - 1 && (acc += hist[c * bins + k]!) < size / 2) k++;
+    const medianHu = opt.paddingHu + (k + 0.5) * binHu;
+    if (edge[c] && medianHu < opt.cropOutsideAirMedianHu) {
+      isOutside[c] = 1;
+      outsideCount += size;
+      outsideSumX += sumX[c]!;
+      continue;
+    }
+    if (size * voxelMl < opt.cropMinComponentMl) continue;
+    isLung[c] = 1;
+    lungMl.push(size * voxelMl);
+    lungCount += size;
+    lungSumX += sumX[c]!;
+  }
+  if (lungCount === 0) return null;
+
+  const rawAir = new Uint8Array(n);
+  const notOutside = new Uint8Array(n);
+  const airMin: Vec3 = [nx, ny, nz];
+  const airMax: Vec3 = [-1, -1, -1];
+  for (let z = 0, i = 0; z < nz; z++) {
+    for (let y = 0; y < ny; y++) {
+      for (let x = 0; x < nx; x++, i++) {
+        const c = lab.labels[i]!;
+        if (!isOutside[c] && ct[i]! >= opt.paddingHu) notOutside[i] = 1;
+        if (!isLung[c]) continue;
+        rawAir[i] = 1;
+        if (x < airMin[0]) airMin[0] = x;
+        if (x > airMax[0]) airMax[0] = x;
+        if (y < airMin[1]) airMin[1] = y;
+        if (y > airMax[1]) airMax[1] = y;
+        if (z < airMin[2]) airMin[2] = z;
+        if (z > airMax[2]) airMax[2] = z;
+      }
+    }
+  }
+  const body = largestComponent6(notOutside, dims, notOutside);
+  const airBox: Box = { min: airMin, max: airMax };
+  // One part: the closing may bridge lung air split by the tumour itself.
+  const part = crop(rawAir, dims, airBox, (k) => new Uint8Array(k));
+  // No outer pockets: a crop's body centre is not the patient's, so "opening outwards" means nothing
+  // (the heart would be taken in); the eligible region's convex hull still reaches tumours at the wall.
+  const { lungs, filledMl } = fillLungs([part], airBox, body, dims, spacingMm, opt, false);
+  // The mediastinum lies away from the air outside the body; without any, away from the lung (the
+  // lung is lateral). A guess either way: it only orients the side and mediastinum context features.
+  const awayFromX = outsideCount > 0 ? outsideSumX / outsideCount : lungSumX / lungCount;
+  const midlineX = awayFromX < (nx - 1) / 2 ? nx - 0.5 : -0.5;
+  return { lungs, rawAir, found: true, crop: true, warnings: [], midlineX, airComponentsMl: lungMl, filledMl };
 }
 
 /**

@@ -13,18 +13,43 @@ export interface CleanupResult {
   steps: string[];
 }
 
+/** Aerated lung to take out of the refined mask: native HU in the box below `minHu`. */
+export interface AeratedLung {
+  hu: ArrayLike<number>;
+  minHu: number;
+}
+
 /**
- * Thresholds `prob` (inside a box of dims `dims`, spacing in mm), keeps the component that best
- * overlaps `anchor` (the chosen candidate; the largest component if none does), fills holes in 3D
- * and per slice, and removes spurs thinner than `spurRadiusMm` when that keeps most of the tumour.
+ * Thresholds `prob` (inside a box of dims `dims`, spacing in mm), drops aerated lung (the refined
+ * probability is coarser than the native grid and spills into the lung around the tumour), keeps
+ * the component that best overlaps `anchor` (the chosen candidate; the largest component if none
+ * does), fills holes in 3D and per slice (which gives back air inside the tumour: cavities,
+ * bronchi), and removes spurs thinner than `spurRadiusMm` when that keeps most of the tumour.
  * Falls back to `anchor` itself rather than return an empty mask.
  */
-export function cleanupTumour(prob: Float32Array, anchor: Uint8Array, dims: Vec3, spacingMm: Vec3, spurRadiusMm: number): CleanupResult {
+export function cleanupTumour(
+  prob: Float32Array,
+  anchor: Uint8Array,
+  dims: Vec3,
+  spacingMm: Vec3,
+  spurRadiusMm: number,
+  aerated: AeratedLung | null = null,
+): CleanupResult {
   const n = prob.length;
   const steps: string[] = [];
   let mask: Uint8Array = new Uint8Array(n);
   let count = 0;
-  for (let i = 0; i < n; i++) if (prob[i]! >= 0.5) { mask[i] = 1; count++; }
+  let aeratedCount = 0;
+  for (let i = 0; i < n; i++) {
+    if (!(prob[i]! >= 0.5)) continue;
+    if (aerated && !(aerated.hu[i]! >= aerated.minHu)) {
+      aeratedCount++;
+      continue;
+    }
+    mask[i] = 1;
+    count++;
+  }
+  if (aeratedCount > 0) steps.push(`left out ${aeratedCount} voxels of aerated lung (< ${aerated!.minHu} HU)`);
   if (count === 0) {
     steps.push('refined probability empty: fell back to the candidate region');
     mask = anchor.slice();

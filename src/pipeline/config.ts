@@ -10,6 +10,8 @@ export interface TrainConfig {
   /** Share of the negatives drawn from the hard ones (near the tumour, tube-like, blob-like, at the wall). */
   hardNegativeShare: number;
   gbdt: { numTrees: number; maxDepth: number; learningRate: number; minSamplesLeaf: number; subsample: number; colsample: number };
+  /** Voxel features the voxel classifier does not use (by name). */
+  voxelFeaturesLeftOut: readonly string[];
   /** Cases are split into this many folds so candidates and refiner ROIs come from out-of-fold probabilities. */
   folds: number;
   forest: { trees: number };
@@ -24,6 +26,7 @@ export const TRAIN_CONFIGS: Record<TrainConfig['name'], TrainConfig> = {
     negativeSamplesPerCase: 1200,
     hardNegativeShare: 0.5,
     gbdt: { numTrees: 40, maxDepth: 4, learningRate: 0.2, minSamplesLeaf: 10, subsample: 0.8, colsample: 0.8 },
+    voxelFeaturesLeftOut: [],
     folds: 2,
     forest: { trees: 15 },
     refiner: { enabled: true, roiSamples: 16, roisPerCase: 2 },
@@ -34,6 +37,7 @@ export const TRAIN_CONFIGS: Record<TrainConfig['name'], TrainConfig> = {
     negativeSamplesPerCase: 8000,
     hardNegativeShare: 0.5,
     gbdt: { numTrees: 150, maxDepth: 6, learningRate: 0.1, minSamplesLeaf: 20, subsample: 0.8, colsample: 0.8 },
+    voxelFeaturesLeftOut: [],
     folds: 3,
     forest: { trees: 100 },
     refiner: { enabled: true, roiSamples: 24, roisPerCase: 6 },

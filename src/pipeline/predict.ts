@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { InputError } from '../core/errors.js';
 import { loadGbdt, type GbdtModel } from '../classifier/gbdt.js';
 import { loadForest, type ForestModel } from '../classifier/forest.js';
-import { findCandidates, CANDIDATE_FEATURES, type Candidate } from '../candidates/candidates.js';
+import { findCandidates, cropCentrality, CANDIDATE_FEATURES, type Candidate } from '../candidates/candidates.js';
 import type { Vec3, Volume } from '../core/volume.js';
 import { applyAffine, invertAffine, multiplyAffine } from '../geometry/affine.js';
 import { validatePlans, type Plans } from './plans.js';
 import { MODEL_FILES, readJson, readManifest, type ModelManifest } from './model-folder.js';
 import { nativeGrid, nativeToOriginal, toWorkingScan, type WorkingScan } from './scan.js';
-import { computeScanVoxels } from './voxels.js';
+import { computeScanVoxels, selectFeatureColumns } from './voxels.js';
 import type { FeatureExtractor } from '../features/index.js';
 import { roiAroundBox, sampleIntoRoi, projectFromRoiBox, roiFootprint, type Grid } from './roi.js';
 import { cleanupTumour } from './cleanup.js';
@@ -78,12 +78,15 @@ export async function segmentScan(model: LoadedModel, ct: Volume, extractor: Fea
   seconds.features = Math.round(voxels.seconds.features * 1000) / 1000;
   warnings.push(...voxels.warnings);
   if (!voxels.lungsFound) warnings.push('no lungs found: the whole scan was searched (a crop around the tumour?)');
-  if (voxels.table.names.join() !== model.voxelClassifier.featureNames.join()) {
-    throw new InputError(join(model.dir, MODEL_FILES.voxelClassifier), 'voxel features differ from this version of lungtumor');
+  let voxelRows: Float32Array;
+  try {
+    voxelRows = selectFeatureColumns(voxels.table, model.voxelClassifier.featureNames);
+  } catch (err) {
+    throw new InputError(join(model.dir, MODEL_FILES.voxelClassifier), (err as Error).message);
   }
 
   t = performance.now();
-  const rowProb = model.voxelClassifier.predictProba(voxels.table.rows);
+  const rowProb = model.voxelClassifier.predictProba(voxelRows);
   const prob = new Float32Array(scan.hu.length);
   voxels.table.voxels.forEach((v, r) => { prob[v] = rowProb[r]!; });
   seconds.voxelClassifier = since(t);
@@ -122,7 +125,10 @@ export async function segmentScan(model: LoadedModel, ct: Volume, extractor: Fea
   }
   const rows = Float32Array.from(cands.flatMap((c) => c.features));
   const candProb = model.candidateClassifier.predictProba(rows);
-  const order = [...cands.keys()].sort((a, b) => candProb[b]! - candProb[a]! || a - b);
+  // A crop is cut around its tumour: a candidate far from the centre is unlikely to be it.
+  const score = voxels.crop ? cands.map((c, k) => candProb[k]! * cropCentrality(c, scan.grid.dims, scan.grid.spacingMm)) : Array.from(candProb);
+  if (voxels.crop) warnings.push('crop mode: candidates weighted by their closeness to the scan\'s centre');
+  const order = [...cands.keys()].sort((a, b) => score[b]! - score[a]! || a - b);
   const chosen = cands[order[0]!]!;
   result.chosenProbability = candProb[order[0]!]!;
   result.runnerUpProbability = order.length > 1 ? candProb[order[1]!]! : null;
@@ -137,14 +143,17 @@ export async function segmentScan(model: LoadedModel, ct: Volume, extractor: Fea
   seconds.refiner = since(t);
 
   t = performance.now();
-  const box = roiFootprint(roi, native);
+  // The refiner redraws the candidate's outline; it may move it by a margin, not grow a new
+  // region across the ROI (a large, irregular candidate makes a coarse ROI). Nothing beyond that
+  // margin can be tumour, so the clean-up works in the candidate's box grown by it.
+  const reachMm = refinerReachMm(chosen, scan.grid.spacingMm);
+  const box = intersectBoxes(roiFootprint(roi, native), nativeBoxAround(chosen, scan, native, reachMm));
   const boxProb = projectFromRoiBox(refined, roi, native, box);
   const anchor = candidateInBox(chosen, scan, native, box);
-  // The refiner redraws the candidate's outline; it may move it by a margin, not grow a new
-  // region across the ROI (a large, irregular candidate makes a coarse ROI).
-  const reach = dilateMm(anchor, boxDims(box), scan.native.spacing, refinerReachMm(chosen, scan.grid.spacingMm));
+  const reach = dilateMm(anchor, boxDims(box), scan.native.spacing, reachMm);
   for (let i = 0; i < boxProb.length; i++) if (!reach[i]) boxProb[i] = 0;
-  const cleaned = cleanupTumour(boxProb, anchor, boxDims(box), scan.native.spacing, 0.75 * Math.min(...scan.native.spacing));
+  const aerated = { hu: cropBox(scan.native.data, native.dims, box), minHu: plans.eligibleMinHu };
+  const cleaned = cleanupTumour(boxProb, anchor, boxDims(box), scan.native.spacing, 0.75 * Math.min(...scan.native.spacing), aerated);
   warnings.push(...cleaned.steps);
   paste(nativeMask, native.dims, box, cleaned.mask);
   result.mask = nativeToOriginal(nativeMask, scan);
@@ -160,6 +169,48 @@ export function refinerReachMm(c: Candidate, workingSpacingMm: Vec3): number {
   const volumeMm3 = c.voxels.length * workingSpacingMm[0] * workingSpacingMm[1] * workingSpacingMm[2];
   const diameterMm = Math.cbrt((6 * volumeMm3) / Math.PI);
   return Math.max(Math.max(...workingSpacingMm), 0.05 * diameterMm);
+}
+
+/**
+ * The native voxels whose nearest working voxel lies in the candidate's bounding box, grown by
+ * `marginMm` (plus one voxel), clamped to the scan.
+ */
+function nativeBoxAround(c: Candidate, scan: WorkingScan, native: Grid, marginMm: number): Box {
+  const toNative = multiplyAffine(invertAffine(native.affine), scan.grid.affine);
+  const lo: Vec3 = [Infinity, Infinity, Infinity];
+  const hi: Vec3 = [-Infinity, -Infinity, -Infinity];
+  for (const x of [c.min[0] - 0.5, c.max[0] + 0.5]) for (const y of [c.min[1] - 0.5, c.max[1] + 0.5]) for (const z of [c.min[2] - 0.5, c.max[2] + 0.5]) {
+    const p = applyAffine(toNative, [x, y, z]);
+    for (let a = 0; a < 3; a++) {
+      lo[a] = Math.min(lo[a]!, p[a]!);
+      hi[a] = Math.max(hi[a]!, p[a]!);
+    }
+  }
+  const margin = (a: number): number => Math.ceil(marginMm / scan.native.spacing[a]!) + 1;
+  return {
+    min: [0, 1, 2].map((a) => Math.max(0, Math.floor(lo[a]!) - margin(a))) as Vec3,
+    max: [0, 1, 2].map((a) => Math.min(native.dims[a]! - 1, Math.ceil(hi[a]!) + margin(a))) as Vec3,
+  };
+}
+
+function intersectBoxes(a: Box, b: Box): Box {
+  const min = [0, 1, 2].map((k) => Math.max(a.min[k]!, b.min[k]!)) as Vec3;
+  const max = [0, 1, 2].map((k) => Math.max(min[k]!, Math.min(a.max[k]!, b.max[k]!))) as Vec3;
+  return { min, max };
+}
+
+/** The values of `data` (dims `dims`) inside `box`, x fastest. */
+function cropBox(data: ArrayLike<number>, dims: Vec3, box: Box): Float32Array {
+  const d = boxDims(box);
+  const out = new Float32Array(d[0] * d[1] * d[2]);
+  let o = 0;
+  for (let z = box.min[2]; z <= box.max[2]; z++) {
+    for (let y = box.min[1]; y <= box.max[1]; y++) {
+      const row = dims[0] * (y + dims[1] * z);
+      for (let x = box.min[0]; x <= box.max[0]; x++) out[o++] = data[row + x]!;
+    }
+  }
+  return out;
 }
 
 function boxDims(box: Box): Vec3 {

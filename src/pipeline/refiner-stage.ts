@@ -8,7 +8,7 @@ import type { TrainConfig } from './config.js';
 export interface RefinerStage {
   /** What runs inference, e.g. "wasm (tfjs 4.22.0)". */
   backend: string;
-  predict(input: Float32Array): Float32Array;
+  predict(input: Float32Array): Promise<Float32Array>;
   net: NetRefiner;
 }
 

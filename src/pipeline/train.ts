@@ -23,7 +23,7 @@ import { dice } from '../metrics/dice.js';
 import type { TrainConfig } from './config.js';
 import { median, percentiles, planFromFingerprint, type Fingerprint, type Plans } from './plans.js';
 import { maskToNative, nativeGrid, nativeMaskFraction, nativeMaskToWorking, toWorkingScan, type WorkingGrid, type WorkingScan } from './scan.js';
-import { computeScanVoxels } from './voxels.js';
+import { computeScanVoxels, selectFeatureColumns } from './voxels.js';
 import { featureCacheKey, readFeatureCache, writeFeatureCache } from './feature-cache.js';
 import { roiAroundBox, sampleIntoRoi, type Roi } from './roi.js';
 import { MODEL_FILES, MODEL_FORMAT, MODEL_VERSION, packageVersions, writeJson, type ModelManifest } from './model-folder.js';
@@ -258,29 +258,34 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
     quiet: opts.quiet,
   });
   stageSeconds.features = seconds(t);
-  const F = names.length;
   const cases = order;
 
   // Voxel classifier training rows: tumour voxels and hard + random negatives, per case.
   t = performance.now();
-  const samples = prepared.map((p) => sampleVoxelRows(p, names, config, rng.fork()));
+  const voxelFeatures = names.filter((n) => !config.voxelFeaturesLeftOut.includes(n));
+  const voxelTable = (rows: Float32Array) => ({ names, rows });
+  const samples = prepared.map((p) => {
+    const s = sampleVoxelRows(p, names, config, rng.fork());
+    return { ...s, rows: selectFeatureColumns(voxelTable(s.rows), voxelFeatures) };
+  });
+  const VF = voxelFeatures.length;
   const folds = Math.min(config.folds, prepared.length);
   const gbdtParams = (seed: number) => ({ ...config.gbdt, maxLeaves: 2 ** config.gbdt.maxDepth, balanceClasses: true, seed });
   const assemble = (keep: (i: number) => boolean) => {
     let rows = 0;
     samples.forEach((s, i) => { if (keep(i)) rows += s.labels.length; });
-    const X = new Float32Array(rows * F);
+    const X = new Float32Array(rows * VF);
     const y = new Uint8Array(rows);
     const w = new Float32Array(rows);
     let o = 0;
     samples.forEach((s, i) => {
       if (!keep(i)) return;
-      X.set(s.rows, o * F);
+      X.set(s.rows, o * VF);
       y.set(s.labels, o);
       w.set(s.weights, o);
       o += s.labels.length;
     });
-    return { rows: X, labels: y, weights: w, featureNames: names };
+    return { rows: X, labels: y, weights: w, featureNames: voxelFeatures };
   };
   // Out-of-fold probabilities: each case is scored by a model that never saw it.
   if (folds >= 2) {
@@ -288,7 +293,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
       const train = assemble((i) => i % folds !== k);
       if (!train.labels.some((v) => v === 1)) continue;
       const model = trainGbdt(train, gbdtParams(opts.seed + k + 1));
-      prepared.forEach((p, i) => { if (i % folds === k) p.oofProb = model.predictProba(p.voxels!.rows); });
+      prepared.forEach((p, i) => { if (i % folds === k) p.oofProb = model.predictProba(selectFeatureColumns(p.voxels!, voxelFeatures)); });
       log(`voxel classifier fold ${k + 1}/${folds}: ${train.labels.length} rows`);
     }
   }
@@ -296,7 +301,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
   for (const p of prepared) {
     if (!p.oofProb) {
       log(`warning: ${p.id}: no out-of-fold voxel model; candidates use in-sample probabilities`);
-      p.oofProb = voxelModel.predictProba(p.voxels!.rows);
+      p.oofProb = voxelModel.predictProba(selectFeatureColumns(p.voxels!, voxelFeatures));
     }
   }
   stageSeconds.voxelClassifier = seconds(t);

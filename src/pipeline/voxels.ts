@@ -11,6 +11,8 @@ import { lungHullRegion } from './eligible.js';
 export interface ScanVoxels {
   lungs: Uint8Array;
   lungsFound: boolean;
+  /** The scan is a crop around the tumour: its lungs reach the scan's edge (see findLungs). */
+  crop: boolean;
   warnings: string[];
   table: VoxelFeatureTable;
   /** Row of each working-grid voxel in `table`, or -1 when not eligible. */
@@ -53,9 +55,31 @@ export async function computeScanVoxels(
   return {
     lungs: lungResult.lungs,
     lungsFound: lungResult.found,
+    crop: lungResult.crop,
     warnings: lungResult.warnings,
     table: { names: features.names, rows: features.rows, voxels },
     rowOf,
     seconds: { lungs: (t1 - t0) / 1000, features: (t2 - t1) / 1000 },
   };
+}
+
+/**
+ * The columns `featureNames` (a classifier's features, in its order) of a feature table's rows.
+ * Throws when the table lacks one of them.
+ */
+export function selectFeatureColumns(table: { names: readonly string[]; rows: Float32Array }, featureNames: readonly string[]): Float32Array {
+  const F = table.names.length;
+  const cols = featureNames.map((name) => {
+    const c = table.names.indexOf(name);
+    if (c < 0) throw new Error(`feature '${name}' is not computed by this version of lungtumor`);
+    return c;
+  });
+  if (cols.length === F && cols.every((c, k) => c === k)) return table.rows;
+  const n = table.rows.length / F;
+  const out = new Float32Array(n * cols.length);
+  for (let r = 0, o = 0; r < n; r++) {
+    const base = r * F;
+    for (const c of cols) out[o++] = table.rows[base + c]!;
+  }
+  return out;
 }

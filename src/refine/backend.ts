@@ -3,12 +3,18 @@
  * tfjs's global engine directly and tfjs can be swapped out.
  *
  * Nothing happens at import time: tfjs and the backend packages are imported dynamically from
- * `openTf`, and optional packages (tfjs-node, tfjs-node-gpu, tfjs-backend-webgpu) are used only when
- * they are installed.
+ * `openTf`, and optional packages (tfjs-node, tfjs-node-gpu) are used only when they are installed.
+ *
+ * The webgpu backend (@tensorflow/tfjs-backend-webgpu) runs on the same WebGPU adapter as the feature
+ * kernels (gpu-kernels/), Dawn through the `webgpu` package. 'auto' takes it only on a hardware
+ * adapter: on a software one (Mesa llvmpipe, SwiftShader) it is a CPU, and there the wasm backend is
+ * much faster (see SOFTWARE_ADAPTER_NOTE). Named explicitly, it runs on any adapter.
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as TfModuleNs from '@tensorflow/tfjs';
+import type {} from 'webgpu';
+import { NO_ADAPTER, describeAdapter } from '../../gpu-kernels/runtime.js';
 
 export type TfModule = typeof TfModuleNs;
 
@@ -26,14 +32,20 @@ interface Candidate {
 const CANDIDATES: readonly Candidate[] = [
   { id: 'node-gpu', tfName: 'tensorflow', pkg: '@tensorflow/tfjs-node-gpu' },
   { id: 'node', tfName: 'tensorflow', pkg: '@tensorflow/tfjs-node' },
-  // Hook for @tensorflow/tfjs-backend-webgpu: can be forced already; it joins AUTO_ORDER (after
-  // node-gpu) once that package is a dependency and has been measured against wasm.
   { id: 'webgpu', tfName: 'webgpu', pkg: '@tensorflow/tfjs-backend-webgpu' },
   { id: 'wasm', tfName: 'wasm', pkg: '@tensorflow/tfjs-backend-wasm' },
   { id: 'cpu', tfName: 'cpu', pkg: null },
 ];
 
-export const AUTO_ORDER: readonly Exclude<BackendChoice, 'auto'>[] = ['node-gpu', 'node', 'wasm', 'cpu'];
+export const AUTO_ORDER: readonly Exclude<BackendChoice, 'auto'>[] = ['node-gpu', 'webgpu', 'node', 'wasm', 'cpu'];
+
+/**
+ * Why 'auto' passes over a software WebGPU adapter. Measured with scripts/bench_refiner.ts on
+ * Mesa llvmpipe, 2 cores (24³ cubes, default net, wall / CPU ms): inference per cube wasm 16 / 12,
+ * webgpu 291 / 329; in batches of 8, wasm 10 / 10, webgpu 361 / 329; one training step on 4 cubes
+ * wasm 199 / 204, webgpu 7455 / 6937. The machine had other jobs running; the ratios held in CPU time.
+ */
+const SOFTWARE_ADAPTER_NOTE = 'the wasm backend is faster on a CPU (18-37x for the refiner, measured on llvmpipe)';
 
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'node-gpu', 'node', 'webgpu', 'wasm', 'cpu'];
 
@@ -80,7 +92,67 @@ export function wasmDistDir(): string {
   return join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/';
 }
 
-async function tryCandidate(tf: TfModule, c: Candidate): Promise<void> {
+/** Dawn's GPU object, created once per process: it must outlive every device opened from it. */
+let dawn: Promise<{ gpu: GPU; globals: object }> | null = null;
+
+function loadDawn(): Promise<{ gpu: GPU; globals: object }> {
+  dawn ??= import('webgpu').then(
+    (mod) => ({ gpu: mod.create([]), globals: mod.globals }),
+    (err: unknown) => {
+      throw new Error(`the webgpu package did not load (${describe(err)})`);
+    },
+  );
+  return dawn;
+}
+
+type NavigatorWithGpu = { gpu?: GPU };
+
+/**
+ * Finds the WebGPU adapter tfjs-backend-webgpu will use and makes it reachable for that package:
+ * it registers its backend at import time only when `navigator.gpu` exists, and its backend asks
+ * `navigator.gpu` for the adapter, then reads WebGPU's flag objects (GPUBufferUsage, GPUMapMode, …)
+ * as globals. Node has no `navigator` (20) or one without `gpu` (21+), so when `navigator.gpu` is
+ * absent it is set to Dawn's GPU object from the `webgpu` package, with the missing flag globals;
+ * an existing `navigator.gpu` is used as it is. With `auto`, a software adapter is refused before
+ * anything global is set. Throws with the reason when there is no usable adapter.
+ */
+async function prepareWebGpu(auto: boolean): Promise<string> {
+  const g = globalThis as { navigator?: NavigatorWithGpu };
+  const existing = g.navigator?.gpu;
+  let gpu: GPU;
+  let globals: object | null = null;
+  if (existing !== undefined) {
+    gpu = existing;
+  } else {
+    ({ gpu, globals } = await loadDawn());
+  }
+  let adapter: GPUAdapter | null;
+  try {
+    // The same request tfjs-backend-webgpu makes (its WEBGPU_USE_LOW_POWER_GPU flag is off by default).
+    adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  } catch (err) {
+    throw new Error(`no WebGPU adapter (${describe(err)})`);
+  }
+  if (adapter === null) throw new Error(NO_ADAPTER);
+  const { description, software } = describeAdapter(adapter);
+  if (auto && software) {
+    const name = /llvmpipe|lavapipe|swiftshader/i.exec(description)?.[0] ?? description;
+    throw new Error(`software adapter (${name}): ${SOFTWARE_ADAPTER_NOTE}`);
+  }
+  if (existing === undefined) {
+    for (const [name, value] of Object.entries(globals!)) {
+      if (!(name in globalThis)) Object.defineProperty(globalThis, name, { value, configurable: true, writable: true });
+    }
+    g.navigator ??= {};
+    Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+  }
+  return `${description}${software ? ', software' : ''}`;
+}
+
+/** Makes candidate `c` tfjs's current backend; returns a note on the device for the label, if any. */
+async function tryCandidate(tf: TfModule, c: Candidate, auto: boolean): Promise<string | null> {
+  let device: string | null = null;
+  if (c.id === 'webgpu') device = await prepareWebGpu(auto);
   if (c.pkg !== null) {
     let mod: unknown;
     try {
@@ -104,6 +176,7 @@ async function tryCandidate(tf: TfModule, c: Candidate): Promise<void> {
     throw new Error(`backend '${c.tfName}' failed to start: ${describe(err)}`);
   }
   if (!ok || tf.getBackend() !== c.tfName) throw new Error(`backend '${c.tfName}' failed to start`);
+  return device;
 }
 
 /**
@@ -116,14 +189,15 @@ export async function openTf(choice: BackendChoice = 'auto', log: Log = () => {}
   const skipped: string[] = [];
   for (const id of order) {
     const c = CANDIDATES.find((k) => k.id === id)!;
+    let device: string | null;
     try {
-      await tryCandidate(tf, c);
+      device = await tryCandidate(tf, c, choice === 'auto');
     } catch (err) {
       if (choice !== 'auto') throw new Error(`tfjs backend '${choice}' is not available: ${describe(err)}`);
       skipped.push(`${id}: ${describe(err)}`);
       continue;
     }
-    const label = `${id} (tfjs ${tf.version.tfjs})`;
+    const label = `${id} (tfjs ${tf.version.tfjs}${device !== null ? ` on ${device}` : ''})`;
     log(`tfjs backend: ${label}${skipped.length > 0 ? `; skipped ${skipped.join('; ')}` : ''}`);
     return {
       tf,

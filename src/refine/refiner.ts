@@ -25,10 +25,13 @@ export interface Refiner {
   readonly size: number | null;
   /** What runs inference, e.g. "wasm (tfjs 4.22.0)"; "none" for the identity refiner. */
   readonly backend: string;
-  /** Refined probabilities (N³) for one input (2·N³, see the file comment). */
-  predict(input: Float32Array): Float32Array;
+  /**
+   * Refined probabilities (N³) for one input (2·N³, see the file comment). Asynchronous because
+   * results are read back with tensor.data(): GPU backends (webgpu) cannot read synchronously in Node.
+   */
+  predict(input: Float32Array): Promise<Float32Array>;
   /** Several inputs at once (faster per cube on most backends). */
-  predictBatch(inputs: readonly Float32Array[]): Float32Array[];
+  predictBatch(inputs: readonly Float32Array[]): Promise<Float32Array[]>;
   /** Frees backend memory; the refiner must not be used afterwards. */
   dispose(): void;
 }
@@ -56,14 +59,14 @@ export class IdentityRefiner implements Refiner {
   readonly size = null;
   readonly backend = 'none';
 
-  predict(input: Float32Array): Float32Array {
+  async predict(input: Float32Array): Promise<Float32Array> {
     const n = cubeEdge(input);
     const n3 = n * n * n;
     return input.slice(n3, 2 * n3);
   }
 
-  predictBatch(inputs: readonly Float32Array[]): Float32Array[] {
-    return inputs.map((x) => this.predict(x));
+  async predictBatch(inputs: readonly Float32Array[]): Promise<Float32Array[]> {
+    return Promise.all(inputs.map((x) => this.predict(x)));
   }
 
   dispose(): void {}
@@ -163,11 +166,11 @@ export class NetRefiner implements Refiner {
     return this.rt.label;
   }
 
-  predict(input: Float32Array): Float32Array {
-    return this.predictBatch([input])[0]!;
+  async predict(input: Float32Array): Promise<Float32Array> {
+    return (await this.predictBatch([input]))[0]!;
   }
 
-  predictBatch(inputs: readonly Float32Array[]): Float32Array[] {
+  async predictBatch(inputs: readonly Float32Array[]): Promise<Float32Array[]> {
     const n = this.meta.size;
     const n3 = n * n * n;
     inputs.forEach((x, i) => {
@@ -175,12 +178,13 @@ export class NetRefiner implements Refiner {
       if (!x.every(Number.isFinite)) throw new Error(`refiner input ${i}: has a non-finite value`);
     });
     const tf = this.rt.tf;
-    this.rt.activate();
-    if (this.weights === null) this.weights = weightsToTensors(tf, this.topology, this.params);
-    const weights = this.weights;
     const out: Float32Array[] = [];
     for (let start = 0; start < inputs.length; start += MAX_BATCH) {
       const chunk = inputs.slice(start, start + MAX_BATCH);
+      // Other work may have switched tfjs's current backend while we awaited the previous chunk.
+      this.rt.activate();
+      if (this.weights === null) this.weights = weightsToTensors(tf, this.topology, this.params);
+      const weights = this.weights;
       const buf: BatchBuffers = { input: new Float32Array(chunk.length * n3 * 2), prob: new Float32Array(chunk.length * n3), target: null };
       chunk.forEach((x, i) => packSample(x, null, n3, null, i, buf));
       // tidy returns only the tensor: returning a typed array from tidy makes it walk every element.
@@ -188,8 +192,12 @@ export class NetRefiner implements Refiner {
         const x = tf.tensor5d(buf.input, [chunk.length, n, n, n, 2]);
         return tf.sigmoid(this.graph.logits(x, tf.tensor4d(buf.prob, [chunk.length, n, n, n]), weights));
       });
-      const data = prob.dataSync() as Float32Array;
-      prob.dispose();
+      let data: Float32Array;
+      try {
+        data = (await prob.data()) as Float32Array;
+      } finally {
+        prob.dispose();
+      }
       for (let i = 0; i < chunk.length; i++) out.push(data.slice(i * n3, (i + 1) * n3));
     }
     return out;
@@ -237,9 +245,10 @@ function makeBatch(
 
 /**
  * Runs one tiny training step to find out whether `rt` has every kernel training needs
- * (tfjs throws "Kernel 'X' not registered for backend 'Y'" otherwise).
+ * (tfjs throws "Kernel 'X' not registered for backend 'Y'" otherwise) and reads its loss back
+ * (a GPU backend reports some failures only then).
  */
-function probeTraining(rt: TfRuntime, topo: NetTopology): void {
+async function probeTraining(rt: TfRuntime, topo: NetTopology): Promise<void> {
   const n = 2 ** Math.max(1, downsampleDepth(topo));
   const params = initParams(topo, new Rng(0));
   const tf = rt.tf;
@@ -248,10 +257,17 @@ function probeTraining(rt: TfRuntime, topo: NetTopology): void {
   try {
     const graph = new TfGraph(rt, topo);
     const sample: RefinerSample = { input: new Float32Array(2 * n ** 3).fill(0.5), target: new Uint8Array(n ** 3).fill(1) };
-    tf.tidy(() => {
+    const cost = tf.tidy(() => {
       const { x, p, t } = makeBatch(rt, [sample], n, null);
-      opt.minimize(() => graph.loss(x, p, t, vars), false, [...vars.values()]);
+      return opt.minimize(() => graph.loss(x, p, t, vars), true, [...vars.values()])!;
     });
+    let loss: number;
+    try {
+      loss = (await cost.data())[0]!;
+    } finally {
+      cost.dispose();
+    }
+    if (!Number.isFinite(loss)) throw new Error(`a test step gave a non-finite loss (${loss})`);
   } finally {
     opt.dispose();
     for (const v of vars.values()) v.dispose();
@@ -261,7 +277,7 @@ function probeTraining(rt: TfRuntime, topo: NetTopology): void {
 async function trainingRuntime(choice: BackendChoice, topo: NetTopology, log: Log): Promise<TfRuntime> {
   const rt = await openTf(choice, log);
   try {
-    probeTraining(rt, topo);
+    await probeTraining(rt, topo);
     return rt;
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
@@ -272,16 +288,20 @@ async function trainingRuntime(choice: BackendChoice, topo: NetTopology, log: Lo
 }
 
 /** Mean loss over samples, no augmentation, in batches. */
-function meanLoss(rt: TfRuntime, graph: TfGraph, vars: ReadonlyMap<string, Tensor>, samples: readonly RefinerSample[], n: number): number {
+async function meanLoss(rt: TfRuntime, graph: TfGraph, vars: ReadonlyMap<string, Tensor>, samples: readonly RefinerSample[], n: number): Promise<number> {
   let total = 0;
   for (let i = 0; i < samples.length; i += MAX_BATCH) {
     const chunk = samples.slice(i, i + MAX_BATCH);
+    rt.activate();
     const loss = rt.tf.tidy(() => {
       const { x, p, t } = makeBatch(rt, chunk, n, null);
       return graph.loss(x, p, t, vars);
     });
-    total += loss.dataSync()[0]! * chunk.length;
-    loss.dispose();
+    try {
+      total += (await loss.data())[0]! * chunk.length;
+    } finally {
+      loss.dispose();
+    }
   }
   return total / samples.length;
 }
@@ -347,8 +367,12 @@ export async function trainRefiner(samples: readonly RefinerSample[], opts: Refi
         const { x, p, t } = makeBatch(rt, batch, n, aug.flips || aug.rotations ? { rng: augRng, opts: aug } : null);
         return opt.minimize(() => graph.loss(x, p, t, vars), true, varList)!;
       });
-      const loss = cost.dataSync()[0]!;
-      cost.dispose();
+      let loss: number;
+      try {
+        loss = (await cost.data())[0]!;
+      } finally {
+        cost.dispose();
+      }
       if (!Number.isFinite(loss)) throw new Error(`refiner training diverged at step ${step} (loss ${loss}); lower the learning rate`);
       step++;
       epochLoss += loss;
@@ -356,8 +380,8 @@ export async function trainRefiner(samples: readonly RefinerSample[], opts: Refi
       if (epochSteps === stepsPerEpoch || step === totalSteps) {
         history.push(epochLoss / epochSteps);
         if (opts.validation !== undefined && opts.validation.length > 0) {
-          const vl = meanLoss(rt, graph, vars, opts.validation, n);
-          if (best === null || vl < best.loss) best = { loss: vl, params: tensorsToParams(topo, vars) };
+          const vl = await meanLoss(rt, graph, vars, opts.validation, n);
+          if (best === null || vl < best.loss) best = { loss: vl, params: await tensorsToParams(topo, vars) };
         }
         log(`refiner: epoch ${history.length} loss ${history[history.length - 1]!.toFixed(4)} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
         epochLoss = 0;
@@ -366,7 +390,7 @@ export async function trainRefiner(samples: readonly RefinerSample[], opts: Refi
       // Let timers and signals run between steps.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    const params = best !== null ? best.params : tensorsToParams(topo, vars);
+    const params = best !== null ? best.params : await tensorsToParams(topo, vars);
     // Wall time goes to the log only: the saved model must not depend on the machine's speed.
     const seconds = (performance.now() - started) / 1000;
     const report: RefinerTrainReport = {

@@ -217,9 +217,9 @@ export function weightsToVariables(tf: TfModule, topo: NetTopology, params: Read
   return out;
 }
 
-/** Copies tensors back into plain arrays (fresh copies, independent of the backend). */
-export function tensorsToParams(topo: NetTopology, weights: ReadonlyMap<string, Tensor>): Map<string, Float32Array> {
+/** Copies tensors back into plain arrays (fresh copies, independent of the backend), read asynchronously. */
+export async function tensorsToParams(topo: NetTopology, weights: ReadonlyMap<string, Tensor>): Promise<Map<string, Float32Array>> {
   const out = new Map<string, Float32Array>();
-  for (const spec of paramSpecs(topo)) out.set(spec.name, Float32Array.from(weights.get(spec.name)!.dataSync() as Float32Array));
+  for (const spec of paramSpecs(topo)) out.set(spec.name, Float32Array.from((await weights.get(spec.name)!.data()) as Float32Array));
   return out;
 }
