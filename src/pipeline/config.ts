@@ -36,7 +36,11 @@ export const TRAIN_CONFIGS: Record<TrainConfig['name'], TrainConfig> = {
     tumourSamplesPerCase: 4000,
     negativeSamplesPerCase: 8000,
     hardNegativeShare: 0.5,
-    gbdt: { numTrees: 150, maxDepth: 6, learningRate: 0.1, minSamplesLeaf: 20, subsample: 0.8, colsample: 0.8 },
+    // Shallow trees with large leaves: a cohort holds one tumour per scan, and deeper trees learn
+    // the training tumours rather than tumours. Held out (README, Results), depth 4 / 300-row leaves
+    // raised the real tumour voxels found at p >= 0.5 from 36 % to 51 %; depth 3 / 1000 did better
+    // on the real scans' voxels (64 %) but worse on synthetic cohorts, for the same challenge score.
+    gbdt: { numTrees: 150, maxDepth: 4, learningRate: 0.1, minSamplesLeaf: 300, subsample: 0.7, colsample: 0.5 },
     voxelFeaturesLeftOut: [],
     folds: 3,
     forest: { trees: 100 },

@@ -153,7 +153,10 @@ export async function segmentScan(model: LoadedModel, ct: Volume, extractor: Fea
   const reach = dilateMm(anchor, boxDims(box), scan.native.spacing, reachMm);
   for (let i = 0; i < boxProb.length; i++) if (!reach[i]) boxProb[i] = 0;
   const aerated = { hu: cropBox(scan.native.data, native.dims, box), minHu: plans.eligibleMinHu };
-  const cleaned = cleanupTumour(boxProb, anchor, boxDims(box), scan.native.spacing, 0.75 * Math.min(...scan.native.spacing), aerated);
+  // Spurs: what one in-plane voxel layer of erosion removes (a radius under the voxel spacing
+  // would erode nothing, since a voxel's distance to the background is at least one spacing).
+  const spurRadiusMm = Math.max(scan.native.spacing[0], scan.native.spacing[1]);
+  const cleaned = cleanupTumour(boxProb, anchor, boxDims(box), scan.native.spacing, spurRadiusMm, aerated);
   warnings.push(...cleaned.steps);
   paste(nativeMask, native.dims, box, cleaned.mask);
   result.mask = nativeToOriginal(nativeMask, scan);
