@@ -239,15 +239,20 @@ const maxAbsDiff = (a: readonly Float32Array[], b: readonly Float32Array[]): num
 };
 
 // WebGPU runs wherever Dawn finds an adapter; on CI that is Mesa's llvmpipe (software Vulkan), slow
-// but exact enough to check the webgpu backend against wasm and cpu on small cubes.
-const webgpu = await openTf('webgpu').then(
-  (rt) => ({ rt, reason: null }),
-  (err: unknown) => ({ rt: null, reason: err instanceof Error ? err.message : String(err) }),
-);
-if (webgpu.rt === null) console.log(`# webgpu refiner tests skipped: ${webgpu.reason}`);
-else console.log(`# webgpu refiner tests on: ${webgpu.rt.label}`);
+// but exact enough to check the webgpu backend against wasm and cpu on small cubes. It is opened
+// inside the tests, never at import: tfjs has one current backend, and a backend started while
+// another test starts one makes the earlier start fail.
+type WebGpuOpen = { rt: TfRuntime; reason: null } | { rt: null; reason: string };
+let webgpuOpen: Promise<WebGpuOpen> | null = null;
+const openWebGpu = (): Promise<WebGpuOpen> =>
+  (webgpuOpen ??= openTf('webgpu').then(
+    (rt): WebGpuOpen => ({ rt, reason: null }),
+    (err: unknown): WebGpuOpen => ({ rt: null, reason: err instanceof Error ? err.message : String(err) }),
+  ));
 
-test('webgpu, named explicitly, predicts as wasm and cpu do (fixed weights, 8³ cubes)', { skip: webgpu.reason ?? false }, async () => {
+test('webgpu, named explicitly, predicts as wasm and cpu do (fixed weights, 8³ cubes)', async (t) => {
+  const webgpu = await openWebGpu();
+  if (webgpu.rt === null) return t.skip(webgpu.reason);
   const cubes = toyRefinerSamples(3, 9, { size: 8 }).map((s) => s.input);
   const run = async (rt: TfRuntime): Promise<Float32Array[]> => {
     const net = randomNet(rt, 8, 4, 21);
@@ -275,7 +280,9 @@ test('webgpu, named explicitly, predicts as wasm and cpu do (fixed weights, 8³ 
   })(), [gpu[1]!], 'single and batched predictions agree on webgpu');
 });
 
-test('training runs on webgpu and follows cpu\'s', { skip: webgpu.reason ?? false }, async () => {
+test('training runs on webgpu and follows cpu\'s', async (t) => {
+  const webgpu = await openWebGpu();
+  if (webgpu.rt === null) return t.skip(webgpu.reason);
   const samples = toyRefinerSamples(2, 7, { size: 8 });
   const opts = { seed: 11, steps: 2, batchSize: 2, learningRate: 1e-2, augment: true, width: 2 } as const;
   const gpu = await trainRefiner(samples, { ...opts, backend: 'webgpu', inferenceBackend: 'webgpu' });
@@ -290,6 +297,7 @@ test('training runs on webgpu and follows cpu\'s', { skip: webgpu.reason ?? fals
 });
 
 test("'auto' takes webgpu only on a hardware adapter, and logs why it passed over it", async () => {
+  const webgpu = await openWebGpu();
   const lines: string[] = [];
   const rt = await openTf('auto', (l) => lines.push(l));
   const skipped = /[:;] webgpu: ([^;]+)/.exec(lines[0]!)?.[1];

@@ -86,7 +86,7 @@ export interface LungResult {
   found: boolean;
   /**
    * True when the lungs were found in crop mode: the scan is cut around the tumour, the lungs reach
-   * its edge, and `midlineX` is a guess (the scan's edge on the side away from the lung).
+   * its edge, and `midlineX` is a guess (a scan edge: away from the outside air, else from the lung).
    */
   crop: boolean;
   warnings: string[];
@@ -295,7 +295,6 @@ function fillLungs(
   return { lungs, filledMl: filledCount * voxelMl };
 }
 
-
 /**
  * Crop mode: the lungs of a scan cut around the tumour. Every air component (6-connected, HU in
  * [paddingHu, airHu)) is lung unless it is small or reaches the scan's side edges with a median
@@ -358,26 +357,13 @@ function findLungsInCrop(ct: ArrayLike<number>, dims: Vec3, spacingMm: Vec3, opt
 
   const rawAir = new Uint8Array(n);
   const notOutside = new Uint8Array(n);
-  const airMin: Vec3 = [nx, ny, nz];
-  const airMax: Vec3 = [-1, -1, -1];
-  for (let z = 0, i = 0; z < nz; z++) {
-    for (let y = 0; y < ny; y++) {
-      for (let x = 0; x < nx; x++, i++) {
-        const c = lab.labels[i]!;
-        if (!isOutside[c] && ct[i]! >= opt.paddingHu) notOutside[i] = 1;
-        if (!isLung[c]) continue;
-        rawAir[i] = 1;
-        if (x < airMin[0]) airMin[0] = x;
-        if (x > airMax[0]) airMax[0] = x;
-        if (y < airMin[1]) airMin[1] = y;
-        if (y > airMax[1]) airMax[1] = y;
-        if (z < airMin[2]) airMin[2] = z;
-        if (z > airMax[2]) airMax[2] = z;
-      }
-    }
+  for (let i = 0; i < n; i++) {
+    const c = lab.labels[i]!;
+    if (!isOutside[c] && ct[i]! >= opt.paddingHu) notOutside[i] = 1;
+    if (isLung[c]) rawAir[i] = 1;
   }
   const body = largestComponent6(notOutside, dims, notOutside);
-  const airBox: Box = { min: airMin, max: airMax };
+  const airBox = maskBox(rawAir, dims)!;
   // One part: the closing may bridge lung air split by the tumour itself.
   const part = crop(rawAir, dims, airBox, (k) => new Uint8Array(k));
   // No outer pockets: a crop's body centre is not the patient's, so "opening outwards" means nothing

@@ -6,7 +6,7 @@
  *
  * Layout everywhere: x fastest, index = x + nx * (y + ny * z). Distances and radii are in mm.
  */
-import type { Vec3 } from '../core/volume.js';
+import type { Vec3, VoxelArray } from '../core/volume.js';
 import { squaredDistanceMm } from '../core/morphology.js';
 
 /** Inclusive voxel box. */
@@ -58,7 +58,7 @@ export function maskBox(mask: ArrayLike<number>, dims: Vec3): Box | null {
 }
 
 /** Copies the box out of a volume into a new array of the same kind. */
-export function crop<T extends Uint8Array | Float32Array | Int32Array>(src: T, dims: Vec3, box: Box, make: (n: number) => T): T {
+export function crop<T extends Uint8Array | Float32Array | Int32Array>(src: VoxelArray, dims: Vec3, box: Box, make: (n: number) => T): T {
   const [bx, by, bz] = boxDims(box);
   const out = make(bx * by * bz);
   let o = 0;

@@ -16,7 +16,7 @@ import type { FeatureExtractor } from '../features/index.js';
 import { roiAroundBox, sampleIntoRoi, projectFromRoiBox, roiFootprint, type Grid } from './roi.js';
 import { cleanupTumour } from './cleanup.js';
 import { dilateMm } from '../core/morphology.js';
-import { paste, type Box } from '../features/masks.js';
+import { boxDims, crop, paste, type Box } from '../features/masks.js';
 import { buildRefinerInput, loadRefinerStage, type RefinerStage } from './refiner-stage.js';
 
 export interface LoadedModel {
@@ -152,7 +152,7 @@ export async function segmentScan(model: LoadedModel, ct: Volume, extractor: Fea
   const anchor = candidateInBox(chosen, scan, native, box);
   const reach = dilateMm(anchor, boxDims(box), scan.native.spacing, reachMm);
   for (let i = 0; i < boxProb.length; i++) if (!reach[i]) boxProb[i] = 0;
-  const aerated = { hu: cropBox(scan.native.data, native.dims, box), minHu: plans.eligibleMinHu };
+  const aerated = { hu: crop(scan.native.data, native.dims, box, (k) => new Float32Array(k)), minHu: plans.eligibleMinHu };
   // Spurs: what one in-plane voxel layer of erosion removes (a radius under the voxel spacing
   // would erode nothing, since a voxel's distance to the background is at least one spacing).
   const spurRadiusMm = Math.max(scan.native.spacing[0], scan.native.spacing[1]);
@@ -200,24 +200,6 @@ function intersectBoxes(a: Box, b: Box): Box {
   const min = [0, 1, 2].map((k) => Math.max(a.min[k]!, b.min[k]!)) as Vec3;
   const max = [0, 1, 2].map((k) => Math.max(min[k]!, Math.min(a.max[k]!, b.max[k]!))) as Vec3;
   return { min, max };
-}
-
-/** The values of `data` (dims `dims`) inside `box`, x fastest. */
-function cropBox(data: ArrayLike<number>, dims: Vec3, box: Box): Float32Array {
-  const d = boxDims(box);
-  const out = new Float32Array(d[0] * d[1] * d[2]);
-  let o = 0;
-  for (let z = box.min[2]; z <= box.max[2]; z++) {
-    for (let y = box.min[1]; y <= box.max[1]; y++) {
-      const row = dims[0] * (y + dims[1] * z);
-      for (let x = box.min[0]; x <= box.max[0]; x++) out[o++] = data[row + x]!;
-    }
-  }
-  return out;
-}
-
-function boxDims(box: Box): Vec3 {
-  return [box.max[0] - box.min[0] + 1, box.max[1] - box.min[1] + 1, box.max[2] - box.min[2] + 1];
 }
 
 /** The chosen candidate (working grid) on the native voxels of `box` (nearest working voxel). */

@@ -263,10 +263,9 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
   // Voxel classifier training rows: tumour voxels and hard + random negatives, per case.
   t = performance.now();
   const voxelFeatures = names.filter((n) => !config.voxelFeaturesLeftOut.includes(n));
-  const voxelTable = (rows: Float32Array) => ({ names, rows });
   const samples = prepared.map((p) => {
     const s = sampleVoxelRows(p, names, config, rng.fork());
-    return { ...s, rows: selectFeatureColumns(voxelTable(s.rows), voxelFeatures) };
+    return { ...s, rows: selectFeatureColumns({ names, rows: s.rows }, voxelFeatures) };
   });
   const VF = voxelFeatures.length;
   const folds = Math.min(config.folds, prepared.length);

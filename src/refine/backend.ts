@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as TfModuleNs from '@tensorflow/tfjs';
 import type {} from 'webgpu';
-import { NO_ADAPTER, describeAdapter } from '../../gpu-kernels/runtime.js';
+import { NO_ADAPTER, SOFTWARE_ADAPTER_NAMES, describeAdapter } from '../../gpu-kernels/runtime.js';
 
 export type TfModule = typeof TfModuleNs;
 
@@ -136,7 +136,7 @@ async function prepareWebGpu(auto: boolean): Promise<string> {
   if (adapter === null) throw new Error(NO_ADAPTER);
   const { description, software } = describeAdapter(adapter);
   if (auto && software) {
-    const name = /llvmpipe|lavapipe|swiftshader/i.exec(description)?.[0] ?? description;
+    const name = SOFTWARE_ADAPTER_NAMES.exec(description)?.[0] ?? description;
     throw new Error(`software adapter (${name}): ${SOFTWARE_ADAPTER_NOTE}`);
   }
   if (existing === undefined) {

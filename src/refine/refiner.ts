@@ -261,12 +261,7 @@ async function probeTraining(rt: TfRuntime, topo: NetTopology): Promise<void> {
       const { x, p, t } = makeBatch(rt, [sample], n, null);
       return opt.minimize(() => graph.loss(x, p, t, vars), true, [...vars.values()])!;
     });
-    let loss: number;
-    try {
-      loss = (await cost.data())[0]!;
-    } finally {
-      cost.dispose();
-    }
+    const loss = await readScalar(cost);
     if (!Number.isFinite(loss)) throw new Error(`a test step gave a non-finite loss (${loss})`);
   } finally {
     opt.dispose();
@@ -287,6 +282,15 @@ async function trainingRuntime(choice: BackendChoice, topo: NetTopology, log: Lo
   }
 }
 
+/** A scalar tensor's value, read asynchronously (GPU backends cannot read synchronously); the tensor is disposed. */
+async function readScalar(t: Tensor): Promise<number> {
+  try {
+    return (await t.data())[0]!;
+  } finally {
+    t.dispose();
+  }
+}
+
 /** Mean loss over samples, no augmentation, in batches. */
 async function meanLoss(rt: TfRuntime, graph: TfGraph, vars: ReadonlyMap<string, Tensor>, samples: readonly RefinerSample[], n: number): Promise<number> {
   let total = 0;
@@ -297,11 +301,7 @@ async function meanLoss(rt: TfRuntime, graph: TfGraph, vars: ReadonlyMap<string,
       const { x, p, t } = makeBatch(rt, chunk, n, null);
       return graph.loss(x, p, t, vars);
     });
-    try {
-      total += (await loss.data())[0]! * chunk.length;
-    } finally {
-      loss.dispose();
-    }
+    total += (await readScalar(loss)) * chunk.length;
   }
   return total / samples.length;
 }
@@ -367,12 +367,7 @@ export async function trainRefiner(samples: readonly RefinerSample[], opts: Refi
         const { x, p, t } = makeBatch(rt, batch, n, aug.flips || aug.rotations ? { rng: augRng, opts: aug } : null);
         return opt.minimize(() => graph.loss(x, p, t, vars), true, varList)!;
       });
-      let loss: number;
-      try {
-        loss = (await cost.data())[0]!;
-      } finally {
-        cost.dispose();
-      }
+      const loss = await readScalar(cost);
       if (!Number.isFinite(loss)) throw new Error(`refiner training diverged at step ${step} (loss ${loss}); lower the learning rate`);
       step++;
       epochLoss += loss;
