@@ -73,7 +73,7 @@ async function main(): Promise<void> {
       inputLayout: 'channel-first, voxel order x fastest then y then z',
       normalisation: { ctWindowHU: null, probabilityClamp: 1e-4 },
       paramCount: paramCount(topo),
-      tfjsVersion: tf.version.tfjs,
+      tfjsVersion: tf.version_core,
       trainBackend: 'none',
       training: null,
     });

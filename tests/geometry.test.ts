@@ -2,7 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { axisCodes, axisMap, toCanonical, fromCanonical, orientationOf } from '../src/geometry/orient.js';
+import { axisCodes, axisMap, toCanonical, fromCanonical, maskBoxFromCanonical, orientationOf } from '../src/geometry/orient.js';
 import { resampleToGrid, resampleToSpacing, gridWithSpacing, axisMappings } from '../src/geometry/resample.js';
 import { applyAffine, invertAffine, multiplyAffine, cornerDistanceMm } from '../src/geometry/affine.js';
 import { readNifti } from '../src/io/nifti.js';
@@ -96,6 +96,20 @@ test('all 48 axis permutations × flips: canonical order, same world points, exa
       const mBack = fromCanonical(m, orientation);
       assert.ok(mBack instanceof Uint8Array);
       assert.deepEqual(mBack, mask);
+      // A mask that is zero outside a box of the canonical grid goes back by its box alone.
+      const cd2 = orientation.canonicalDims;
+      const min: Vec3 = [1, 0, 1].map((v, a) => Math.min(v, cd2[a]! - 1)) as Vec3;
+      const size: Vec3 = [0, 1, 2].map((a) => cd2[a]! - min[a]! - (a === 1 ? 1 : 0)) as Vec3;
+      const inBox = new Uint8Array(m.length);
+      const boxMask = new Uint8Array(size[0] * size[1] * size[2]);
+      let o = 0;
+      for (let z = 0; z < size[2]; z++) for (let y = 0; y < size[1]; y++) for (let x = 0; x < size[0]; x++, o++) {
+        const v = idx(cd2, min[0] + x, min[1] + y, min[2] + z);
+        boxMask[o] = m[v]!;
+        inBox[v] = m[v]!;
+      }
+      assert.deepEqual(maskBoxFromCanonical(boxMask, min, size, orientation), fromCanonical(inBox, orientation));
+      assert.throws(() => maskBoxFromCanonical(boxMask, [min[0] + 1, min[1], min[2]], size, orientation), /does not fit/);
       count++;
     }
   }

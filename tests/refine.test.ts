@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, truncateSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import type { Tensor, Tensor5D } from '@tensorflow/tfjs';
+import type { Tensor, Tensor5D } from '@tensorflow/tfjs-core';
 import { InputError } from '../src/core/errors.js';
 import { Rng } from '../src/core/random.js';
 import { buildTopology, initParams, paramCount, validateTopology } from '../src/refine/arch.js';
@@ -59,6 +59,7 @@ test('the conv2d-based ops compute tf.conv3d / conv3dTranspose and their gradien
   // For each backend: [conv3, down2, up2, d(conv3)/dx, d(conv3)/dkernel], ours and (cpu only) tfjs's.
   const run = async (backend: 'cpu' | 'wasm'): Promise<{ ours: Float32Array[]; ref: Float32Array[] }> => {
     const rt = await openTf(backend);
+    await rt.loadGradients();
     const tf = rt.tf;
     return tf.tidy(() => {
       const x = tf.randomNormal([b, n, n, n, c], 0, 1, 'float32', 5) as Tensor5D;
@@ -222,7 +223,7 @@ function randomNet(rt: TfRuntime, size: number, width: number, seed: number): Ne
     inputLayout: 'channel-first, voxel order x fastest then y then z',
     normalisation: { ctWindowHU: null, probabilityClamp: 1e-4 },
     paramCount: paramCount(topo),
-    tfjsVersion: rt.tf.version.tfjs,
+    tfjsVersion: rt.tf.version_core,
     trainBackend: 'none',
     training: null,
   });

@@ -99,14 +99,37 @@ export function findCandidates(
   opts: CandidateOptions,
 ): Candidate[] {
   const [nx, ny] = dims;
-  const n = prob.length;
-  const mask = new Uint8Array(n);
-  for (let i = 0; i < n; i++) mask[i] = prob[i]! >= opts.probThreshold ? 1 : 0;
-  const comps = labelComponents(mask, dims, 26);
+  // Only voxels with a feature row can pass the threshold (the others have probability 0), so the
+  // components are labelled in the bounding box of the passing ones, not over the whole grid.
+  const hot: number[] = [];
+  const lo: Vec3 = [Infinity, Infinity, Infinity];
+  const hi: Vec3 = [-Infinity, -Infinity, -Infinity];
+  for (const v of table.voxels) {
+    if (!(prob[v]! >= opts.probThreshold)) continue;
+    hot.push(v);
+    const x = v % nx;
+    const y = ((v - x) / nx) % ny;
+    const z = (v - x - nx * y) / (nx * ny);
+    if (x < lo[0]) lo[0] = x; if (x > hi[0]) hi[0] = x;
+    if (y < lo[1]) lo[1] = y; if (y > hi[1]) hi[1] = y;
+    if (z < lo[2]) lo[2] = z; if (z > hi[2]) hi[2] = z;
+  }
+  if (hot.length === 0) return [];
+  const [bx, by, bz] = [hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, hi[2] - lo[2] + 1];
+  const inBox = (v: number): number => {
+    const x = v % nx;
+    const y = ((v - x) / nx) % ny;
+    const z = (v - x - nx * y) / (nx * ny);
+    return x - lo[0] + bx * (y - lo[1] + by * (z - lo[2]));
+  };
+  const mask = new Uint8Array(bx * by * bz);
+  for (const v of hot) mask[inBox(v)] = 1;
+  // Box order is scan order, so labels are numbered as on the whole grid.
+  const comps = labelComponents(mask, [bx, by, bz], 26);
   const voxelMm3 = spacingMm[0] * spacingMm[1] * spacingMm[2];
   const minVoxels = Math.max(1, Math.ceil(opts.minVolumeMm3 / voxelMm3));
 
-  // Gather each kept component's voxels in one pass.
+  // Gather each kept component's voxels in one pass (scan order).
   const keep = new Int32Array(comps.count + 1).fill(-1);
   const kept: number[] = [];
   for (let c = 1; c <= comps.count; c++) {
@@ -116,11 +139,11 @@ export function findCandidates(
     }
   }
   const lists = kept.map((c) => ({ label: c, voxels: new Int32Array(comps.sizes[c]!), fill: 0 }));
-  for (let i = 0; i < n; i++) {
-    const k = keep[comps.labels[i]!]!;
+  for (const v of hot) {
+    const k = keep[comps.labels[inBox(v)]!]!;
     if (k >= 0) {
       const l = lists[k]!;
-      l.voxels[l.fill++] = i;
+      l.voxels[l.fill++] = v;
     }
   }
 
@@ -184,14 +207,16 @@ export function findCandidates(
       const X = x * spacingMm[0], Y = y * spacingMm[1], Z = z * spacingMm[2];
       mx += X; my += Y; mz += Z;
       sxx += X * X; syy += Y * Y; szz += Z * Z; sxy += X * Y; sxz += X * Z; syz += Y * Z;
-      // Exposed faces, weighted by their area in mm², approximate the surface.
+      // Exposed faces, weighted by their area in mm², approximate the surface (beyond the box
+      // there is no candidate voxel).
       const ax = spacingMm[1] * spacingMm[2], ay = spacingMm[0] * spacingMm[2], az = spacingMm[0] * spacingMm[1];
-      if (x === 0 || !mask[v - 1] || comps.labels[v - 1] !== l.label) faces += ax;
-      if (x === nx - 1 || !mask[v + 1] || comps.labels[v + 1] !== l.label) faces += ax;
-      if (y === 0 || comps.labels[v - nx] !== l.label) faces += ay;
-      if (y === ny - 1 || comps.labels[v + nx] !== l.label) faces += ay;
-      if (z === 0 || comps.labels[v - nx * ny] !== l.label) faces += az;
-      if (z === dims[2] - 1 || comps.labels[v + nx * ny] !== l.label) faces += az;
+      const b = x - lo[0] + bx * (y - lo[1] + by * (z - lo[2]));
+      if (x === lo[0] || comps.labels[b - 1] !== l.label) faces += ax;
+      if (x === hi[0] || comps.labels[b + 1] !== l.label) faces += ax;
+      if (y === lo[1] || comps.labels[b - bx] !== l.label) faces += ay;
+      if (y === hi[1] || comps.labels[b + bx] !== l.label) faces += ay;
+      if (z === lo[2] || comps.labels[b - bx * by] !== l.label) faces += az;
+      if (z === hi[2] || comps.labels[b + bx * by] !== l.label) faces += az;
     }
     const m = vox.length;
     mx /= m; my /= m; mz /= m;

@@ -181,3 +181,25 @@ export function fromCanonical<T extends VoxelArray>(data: T, orientation: Orient
   const [tx, ty, tz] = fromCanonicalTables(orientation);
   return gather(data, tz, ty, tx);
 }
+
+/**
+ * fromCanonical for a mask that is zero outside a box of the canonical grid: `boxMask` (x fastest)
+ * holds the box's voxels, from canonical voxel `min`, `size` voxels per axis. Only the box is
+ * visited, so a tumour's box costs its own size rather than the scan's.
+ */
+export function maskBoxFromCanonical(boxMask: Uint8Array, min: Vec3, size: Vec3, orientation: Orientation): Uint8Array {
+  const cd = orientation.canonicalDims;
+  if (boxMask.length !== size[0] * size[1] * size[2] || [0, 1, 2].some((a) => min[a]! < 0 || min[a]! + size[a]! > cd[a]!)) {
+    throw new Error(`orientation: box ${size.join('x')} at ${min.join(',')} does not fit the ${cd.join('x')} grid`);
+  }
+  const [tx, ty, tz] = toCanonicalTables(orientation);
+  const out = new Uint8Array(cd[0] * cd[1] * cd[2]);
+  let o = 0;
+  for (let z = 0; z < size[2]; z++) {
+    for (let y = 0; y < size[1]; y++) {
+      const base = tz[min[2] + z]! + ty[min[1] + y]!;
+      for (let x = 0; x < size[0]; x++, o++) if (boxMask[o]) out[base + tx[min[0] + x]!] = boxMask[o]!;
+    }
+  }
+  return out;
+}

@@ -61,7 +61,7 @@ export function packageVersions(): Record<string, string> {
     lungtumor: version(join(root, 'package.json')),
     node: process.versions.node,
   };
-  for (const pkg of ['@tensorflow/tfjs', 'ml-random-forest', 'nifti-reader-js', 'worker-threads-pool']) {
+  for (const pkg of ['@tensorflow/tfjs-core', 'ml-random-forest', 'nifti-reader-js', 'worker-threads-pool']) {
     out[pkg] = version(join(root, 'node_modules', pkg, 'package.json'));
   }
   return out;

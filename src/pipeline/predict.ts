@@ -10,13 +10,14 @@ import type { Vec3, Volume } from '../core/volume.js';
 import { applyAffine, invertAffine, multiplyAffine } from '../geometry/affine.js';
 import { validatePlans, type Plans } from './plans.js';
 import { MODEL_FILES, readJson, readManifest, type ModelManifest } from './model-folder.js';
-import { nativeGrid, nativeToOriginal, toWorkingScan, type WorkingScan } from './scan.js';
+import { nativeGrid, toWorkingScan, type WorkingScan } from './scan.js';
+import { maskBoxFromCanonical } from '../geometry/orient.js';
 import { computeScanVoxels, selectFeatureColumns } from './voxels.js';
 import type { FeatureExtractor } from '../features/index.js';
 import { roiAroundBox, sampleIntoRoi, projectFromRoiBox, roiFootprint, type Grid } from './roi.js';
 import { cleanupTumour } from './cleanup.js';
 import { dilateMm } from '../core/morphology.js';
-import { boxDims, crop, paste, type Box } from '../features/masks.js';
+import { boxDims, crop, type Box } from '../features/masks.js';
 import { buildRefinerInput, loadRefinerStage, type RefinerStage } from './refiner-stage.js';
 
 export interface LoadedModel {
@@ -106,9 +107,8 @@ export async function segmentScan(model: LoadedModel, ct: Volume, extractor: Fea
     }
   }
   const native = nativeGrid(scan);
-  const nativeMask = new Uint8Array(scan.native.data.length);
   const result: ScanResult = {
-    mask: nativeMask,
+    mask: new Uint8Array(scan.native.data.length),
     candidates: cands.length,
     chosenProbability: null,
     runnerUpProbability: null,
@@ -120,7 +120,6 @@ export async function segmentScan(model: LoadedModel, ct: Volume, extractor: Fea
   if (cands.length === 0) {
     warnings.push('no tumour candidate found: the mask is empty');
     seconds.candidates = since(t);
-    result.mask = nativeToOriginal(nativeMask, scan);
     return result;
   }
   const rows = Float32Array.from(cands.flatMap((c) => c.features));
@@ -158,8 +157,7 @@ export async function segmentScan(model: LoadedModel, ct: Volume, extractor: Fea
   const spurRadiusMm = Math.max(scan.native.spacing[0], scan.native.spacing[1]);
   const cleaned = cleanupTumour(boxProb, anchor, boxDims(box), scan.native.spacing, spurRadiusMm, aerated);
   warnings.push(...cleaned.steps);
-  paste(nativeMask, native.dims, box, cleaned.mask);
-  result.mask = nativeToOriginal(nativeMask, scan);
+  result.mask = maskBoxFromCanonical(cleaned.mask, box.min, boxDims(box), scan.orientation);
   seconds.cleanup = since(t);
   return result;
 }

@@ -9,7 +9,7 @@
  * The net predicts a correction to the classifier's logit: out = sigmoid(logit(p) + net(ct, p)), and
  * its last layer starts at zero, so an untrained or barely trained net returns the classifier's answer.
  */
-import type { Tensor, Tensor4D, Tensor5D } from '@tensorflow/tfjs';
+import type { Tensor, Tensor4D, Tensor5D } from '@tensorflow/tfjs-core';
 import { Rng } from '../core/random.js';
 import type { NetTopology } from './arch.js';
 import { buildTopology, downsampleDepth, initParams, paramCount } from './arch.js';
@@ -271,6 +271,7 @@ async function probeTraining(rt: TfRuntime, topo: NetTopology): Promise<void> {
 
 async function trainingRuntime(choice: BackendChoice, topo: NetTopology, log: Log): Promise<TfRuntime> {
   const rt = await openTf(choice, log);
+  await rt.loadGradients();
   try {
     await probeTraining(rt, topo);
     return rt;
@@ -278,7 +279,9 @@ async function trainingRuntime(choice: BackendChoice, topo: NetTopology, log: Lo
     const why = err instanceof Error ? err.message : String(err);
     if (choice !== 'auto' || rt.id === 'cpu') throw new Error(`refiner training cannot run on ${rt.label}: ${why}`);
     log(`refiner: ${rt.label} cannot train (${why}); training on cpu`);
-    return openTf('cpu', log);
+    const cpu = await openTf('cpu', log);
+    await cpu.loadGradients();
+    return cpu;
   }
 }
 
@@ -409,7 +412,7 @@ export async function trainRefiner(samples: readonly RefinerSample[], opts: Refi
       inputLayout: 'channel-first, voxel order x fastest then y then z',
       normalisation: { ctWindowHU: opts.ctWindowHU ?? null, probabilityClamp: PROB_EPS },
       paramCount: paramCount(topo),
-      tfjsVersion: tf.version.tfjs,
+      tfjsVersion: tf.version_core,
       trainBackend: rt.label,
       training: report,
     });
@@ -434,7 +437,7 @@ export async function createRefiner(
     inputLayout: 'channel-first, voxel order x fastest then y then z',
     normalisation: { ctWindowHU: null, probabilityClamp: PROB_EPS },
     paramCount: paramCount(topo),
-    tfjsVersion: rt.tf.version.tfjs,
+    tfjsVersion: rt.tf.version_core,
     trainBackend: 'none',
     training: null,
   });

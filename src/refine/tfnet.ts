@@ -12,7 +12,7 @@
  * only, which also lets training run on wasm. The 2x2x2 stride-2 ops and 1x1x1 convs are matrix
  * products over space-to-depth reshapes.
  */
-import type { Scalar, Tensor, Tensor2D, Tensor4D, Tensor5D, Variable } from '@tensorflow/tfjs';
+import type { Scalar, Tensor, Tensor2D, Tensor4D, Tensor5D, Variable } from '@tensorflow/tfjs-core';
 import type { NetTopology, NetOp } from './arch.js';
 import { paramSpecs } from './arch.js';
 import type { TfModule, TfRuntime } from './backend.js';
