@@ -11,7 +11,7 @@ export interface VoxelFeatureTable {
   names: string[];
   /** n × F, row-major; row r describes voxel `voxels[r]`. */
   rows: Float32Array;
-  /** Working-grid voxel index of each row. */
+  /** Working-grid voxel index of each row, ascending (scan order). */
   voxels: Int32Array;
 }
 
