@@ -116,14 +116,14 @@ export function findCandidates(
   }
   if (hot.length === 0) return [];
   const [bx, by, bz] = [hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, hi[2] - lo[2] + 1];
-  const inBox = (v: number): number => {
+  const hotInBox = Int32Array.from(hot, (v) => {
     const x = v % nx;
     const y = ((v - x) / nx) % ny;
     const z = (v - x - nx * y) / (nx * ny);
     return x - lo[0] + bx * (y - lo[1] + by * (z - lo[2]));
-  };
+  });
   const mask = new Uint8Array(bx * by * bz);
-  for (const v of hot) mask[inBox(v)] = 1;
+  for (const b of hotInBox) mask[b] = 1;
   // Box order is scan order, so labels are numbered as on the whole grid.
   const comps = labelComponents(mask, [bx, by, bz], 26);
   const voxelMm3 = spacingMm[0] * spacingMm[1] * spacingMm[2];
@@ -139,13 +139,13 @@ export function findCandidates(
     }
   }
   const lists = kept.map((c) => ({ label: c, voxels: new Int32Array(comps.sizes[c]!), fill: 0 }));
-  for (const v of hot) {
-    const k = keep[comps.labels[inBox(v)]!]!;
+  hot.forEach((v, h) => {
+    const k = keep[comps.labels[hotInBox[h]!]!]!;
     if (k >= 0) {
       const l = lists[k]!;
       l.voxels[l.fill++] = v;
     }
-  }
+  });
 
   const F = table.names.length;
   const vessel = columnsMatching(table.names, /^vesselness/);

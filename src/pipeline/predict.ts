@@ -10,8 +10,7 @@ import type { Vec3, Volume } from '../core/volume.js';
 import { applyAffine, invertAffine, multiplyAffine } from '../geometry/affine.js';
 import { validatePlans, type Plans } from './plans.js';
 import { MODEL_FILES, readJson, readManifest, type ModelManifest } from './model-folder.js';
-import { nativeGrid, toWorkingScan, type WorkingScan } from './scan.js';
-import { maskBoxFromCanonical } from '../geometry/orient.js';
+import { nativeBoxMaskToOriginal, nativeGrid, toWorkingScan, type WorkingScan } from './scan.js';
 import { computeScanVoxels, selectFeatureColumns } from './voxels.js';
 import type { FeatureExtractor } from '../features/index.js';
 import { roiAroundBox, sampleIntoRoi, projectFromRoiBox, roiFootprint, type Grid } from './roi.js';
@@ -157,7 +156,7 @@ export async function segmentScan(model: LoadedModel, ct: Volume, extractor: Fea
   const spurRadiusMm = Math.max(scan.native.spacing[0], scan.native.spacing[1]);
   const cleaned = cleanupTumour(boxProb, anchor, boxDims(box), scan.native.spacing, spurRadiusMm, aerated);
   warnings.push(...cleaned.steps);
-  result.mask = maskBoxFromCanonical(cleaned.mask, box.min, boxDims(box), scan.orientation);
+  result.mask = nativeBoxMaskToOriginal(cleaned.mask, box, scan);
   seconds.cleanup = since(t);
   return result;
 }

@@ -3,9 +3,10 @@
  * the refiner's ROI and the output, and the working grid of the plans' spacing, used for features,
  * the voxel classifier and candidates.
  */
-import { toCanonical, fromCanonical, type Orientation } from '../geometry/orient.js';
+import { toCanonical, maskBoxFromCanonical, type Orientation } from '../geometry/orient.js';
 import { resampleToGrid, resampleToSpacing, type Grid } from '../geometry/resample.js';
-import { sameGrid, type Mat4, type Vec3, type Volume, type VoxelArray } from '../core/volume.js';
+import { sameGrid, type Mat4, type Vec3, type Volume } from '../core/volume.js';
+import { boxDims, type Box } from '../features/masks.js';
 
 /** CT values outside this range are padding or metal; clamping keeps them from bleeding in resampling. */
 export const HU_RANGE: [number, number] = [-1024, 3071];
@@ -61,9 +62,12 @@ export function nativeMaskToWorking(nativeMask: Uint8Array, scan: WorkingScan): 
   return out;
 }
 
-/** Canonical native data back to the original voxel order. */
-export function nativeToOriginal<T extends VoxelArray>(data: T, scan: WorkingScan): T {
-  return fromCanonical(data, scan.orientation);
+/**
+ * A mask on the canonical native grid that is zero outside `box` (`boxMask` holds the box, x
+ * fastest) on the original CT grid, in its voxel order.
+ */
+export function nativeBoxMaskToOriginal(boxMask: Uint8Array, box: Box, scan: WorkingScan): Uint8Array {
+  return maskBoxFromCanonical(boxMask, box.min, boxDims(box), scan.orientation);
 }
 
 export function nativeGrid(scan: WorkingScan): Grid & { spacingMm: Vec3 } {

@@ -270,8 +270,12 @@ async function probeTraining(rt: TfRuntime, topo: NetTopology): Promise<void> {
 }
 
 async function trainingRuntime(choice: BackendChoice, topo: NetTopology, log: Log): Promise<TfRuntime> {
-  const rt = await openTf(choice, log);
-  await rt.loadGradients();
+  const open = async (c: BackendChoice): Promise<TfRuntime> => {
+    const r = await openTf(c, log);
+    await r.loadGradients();
+    return r;
+  };
+  const rt = await open(choice);
   try {
     await probeTraining(rt, topo);
     return rt;
@@ -279,9 +283,7 @@ async function trainingRuntime(choice: BackendChoice, topo: NetTopology, log: Lo
     const why = err instanceof Error ? err.message : String(err);
     if (choice !== 'auto' || rt.id === 'cpu') throw new Error(`refiner training cannot run on ${rt.label}: ${why}`);
     log(`refiner: ${rt.label} cannot train (${why}); training on cpu`);
-    const cpu = await openTf('cpu', log);
-    await cpu.loadGradients();
-    return cpu;
+    return open('cpu');
   }
 }
 
