@@ -9,7 +9,7 @@ import { readNifti } from '../src/io/nifti.js';
 import { listTrainingCases } from '../src/io/cohort.js';
 import { samplePatient, bodySection } from '../src/synth/anatomy.js';
 import { chooseGrid } from '../src/synth/grid.js';
-import { planTumour, TUMOUR_LOCATIONS, TUMOUR_SHAPES } from '../src/synth/lesions.js';
+import { MAX_DISTRACTOR_TO_TUMOUR, MIN_TUMOUR_DIAMETER_MM, planTumour, TUMOUR_LOCATIONS, TUMOUR_SHAPES } from '../src/synth/lesions.js';
 import { caseSeed, casePaths, generateCase, META_COLUMNS, writeCohort, type SynthCase } from '../src/synth/index.js';
 import { runCli, tempDir } from './helpers.js';
 
@@ -236,12 +236,13 @@ describe('synth anatomy (seed 7, six small cases)', () => {
     }
   });
 
-  test('distractor nodules are labelled 0, lie in the lungs and show their HU', () => {
+  test('distractor nodules are smaller than the tumour, labelled 0, lie in the lungs and show their HU', () => {
     let checked = 0;
     for (const c of cases) {
       const [nx, ny, nz] = c.ct.dims;
       const a = c.ct.affine;
       for (const d of c.meta.distractors) {
+        assert.ok(d.diameterMm <= MAX_DISTRACTOR_TO_TUMOUR * c.meta.tumour.diameterMm, `${c.id}: ${d.diameterMm} mm distractor, ${c.meta.tumour.diameterMm} mm tumour`);
         const ijk = [0, 1, 2].map((r) => Math.round((d.centreWorldMm[r]! - a[r]![3]!) / a[r]![r]!));
         const [i, j, k] = ijk as [number, number, number];
         assert.ok(i >= 0 && j >= 0 && k >= 0 && i < nx && j < ny && k < nz);
@@ -358,7 +359,7 @@ describe('synth design ranges (no rendering)', () => {
     }
   });
 
-  test('tumours span 5 mm to 8 cm with enough large ones, every shape and location', () => {
+  test('tumours span 1 cm to 8 cm with enough large ones, every shape and location', () => {
     const d: number[] = [];
     const shapes = new Set<string>();
     const locs = new Set<string>();
@@ -370,7 +371,7 @@ describe('synth design ranges (no rendering)', () => {
       shapes.add(t.shape);
       locs.add(t.location);
     }
-    assert.ok(Math.min(...d) >= 5 && Math.min(...d) < 10, `smallest ${Math.min(...d)}`);
+    assert.ok(Math.min(...d) >= MIN_TUMOUR_DIAMETER_MM && Math.min(...d) < 14, `smallest ${Math.min(...d)}`);
     assert.ok(Math.max(...d) <= 80 && Math.max(...d) > 55, `largest ${Math.max(...d)}`);
     assert.ok(d.filter((x) => x >= 30).length >= 12, 'too few large tumours');
     assert.deepEqual([...shapes].sort(), [...TUMOUR_SHAPES].sort());

@@ -104,6 +104,18 @@ function surfaceRadius(b: BlobSpec, dir: Vec): number {
   return lo;
 }
 
+/**
+ * Smallest primary tumour, mm (the T1a limit). The real training tumours are all 5 mL (~21 mm) or
+ * more; a 5 mm "primary" on 3-5 mm slices is one or two voxels and looks like any vessel.
+ */
+export const MIN_TUMOUR_DIAMETER_MM = 10;
+
+/**
+ * A distractor nodule's diameter is at most this fraction of the tumour's: the primary tumour is
+ * the largest lesion in the scan, since nothing else in the image says which nodule is the primary.
+ */
+export const MAX_DISTRACTOR_TO_TUMOUR = 0.8;
+
 /** Draws a nominal tumour diameter (mm): log-uniform, with an extra share of large tumours. */
 function drawDiameter(rng: Rng, minMm: number, maxMm: number): number {
   if (rng.next() < 0.35) return rng.uniform(Math.max(minMm, 25), maxMm);
@@ -116,9 +128,9 @@ function drawDiameter(rng: Rng, minMm: number, maxMm: number): number {
  */
 export function planTumour(rng: Rng, p: Patient, minDiameterMm: number): TumourPlan {
   const shape = rng.pick(TUMOUR_SHAPES);
-  let diameter = drawDiameter(rng, Math.max(5, minDiameterMm), 80);
+  let diameter = drawDiameter(rng, Math.max(MIN_TUMOUR_DIAMETER_MM, minDiameterMm), 80);
   if (shape === 'part-solid') diameter = Math.min(diameter, rng.uniform(30, 45));
-  diameter = Math.max(diameter, minDiameterMm, 5);
+  diameter = Math.max(diameter, minDiameterMm, MIN_TUMOUR_DIAMETER_MM);
   const wanted: TumourLocation = rng.next() < 0.45 ? 'intraparenchymal' : rng.next() < 0.62 ? 'pleural' : 'mediastinal';
   const solidHu = rng.uniform(-20, 60);
   const ggoHu = shape === 'part-solid' ? rng.uniform(-600, -300) : null;
@@ -193,7 +205,7 @@ export function planTumour(rng: Rng, p: Patient, minDiameterMm: number): TumourP
       };
     }
     if (shrink > 12) throw new Error('planTumour: no place in the lungs for the tumour');
-    diameter = Math.max(Math.max(5, minDiameterMm), diameter * 0.85);
+    diameter = Math.max(Math.max(MIN_TUMOUR_DIAMETER_MM, minDiameterMm), diameter * 0.85);
   }
 }
 
@@ -223,14 +235,14 @@ function placeLesion(rng: Rng, p: Patient, location: TumourLocation, extent: num
   return null;
 }
 
-/** Distractor nodules: 0-4 small round lesions in the lungs, away from the tumour. */
+/** Distractor nodules: 0-4 small round lesions in the lungs, away from the tumour and smaller than it. */
 export function planDistractors(rng: Rng, p: Patient, tumour: TumourPlan, minDiameterMm: number): Nodule[] {
   const count = rng.int(0, 4);
   const out: Nodule[] = [];
   for (let n = 0; n < count; n++) {
     const kindDraw = rng.next();
     const kind: NoduleKind = kindDraw < 0.6 ? 'solid' : kindDraw < 0.85 ? 'calcified' : 'ground-glass';
-    const diameter = Math.max(minDiameterMm, rng.uniform(3, 12));
+    const diameter = Math.max(minDiameterMm, Math.min(rng.uniform(3, 12), MAX_DISTRACTOR_TO_TUMOUR * tumour.diameterMm));
     const hu = kind === 'solid' ? rng.uniform(-40, 50) : kind === 'calcified' ? rng.uniform(200, 600) : rng.uniform(-650, -450);
     const r = diameter / 2;
     const margin = rng.uniform(0.5, 8);

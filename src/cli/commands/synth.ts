@@ -13,9 +13,10 @@ Writes a synthetic thoracic CT cohort with known tumours, in the challenge's lay
   DIR/train/metadata.csv                      clinical and technical fields, one row per case
                                               (clinical fields are sometimes empty, as in real data)
 
-Each case has one primary tumour (5 mm to 8 cm; round, lobulated, spiculated or part-solid;
+Each case has one primary tumour (1 to 8 cm; round, lobulated, spiculated or part-solid;
 inside the lung, against the chest wall or against the mediastinum), 0-4 distractor nodules
-(labelled 0), vessel and airway trees, ribs, spine, heart, noise, and LPS or RAS voxel order.
+(3-12 mm and smaller than the tumour, labelled 0), vessel and airway trees, ribs, spine, heart,
+noise, and LPS or RAS voxel order.
 
 options:
   --out DIR        output folder (required). It must not exist or be empty, unless --force.
