@@ -128,9 +128,10 @@ function drawDiameter(rng: Rng, minMm: number, maxMm: number): number {
  */
 export function planTumour(rng: Rng, p: Patient, minDiameterMm: number): TumourPlan {
   const shape = rng.pick(TUMOUR_SHAPES);
-  let diameter = drawDiameter(rng, Math.max(MIN_TUMOUR_DIAMETER_MM, minDiameterMm), 80);
+  const floorMm = Math.max(MIN_TUMOUR_DIAMETER_MM, minDiameterMm);
+  let diameter = drawDiameter(rng, floorMm, 80);
   if (shape === 'part-solid') diameter = Math.min(diameter, rng.uniform(30, 45));
-  diameter = Math.max(diameter, minDiameterMm, MIN_TUMOUR_DIAMETER_MM);
+  diameter = Math.max(diameter, floorMm);
   const wanted: TumourLocation = rng.next() < 0.45 ? 'intraparenchymal' : rng.next() < 0.62 ? 'pleural' : 'mediastinal';
   const solidHu = rng.uniform(-20, 60);
   const ggoHu = shape === 'part-solid' ? rng.uniform(-600, -300) : null;
@@ -205,7 +206,7 @@ export function planTumour(rng: Rng, p: Patient, minDiameterMm: number): TumourP
       };
     }
     if (shrink > 12) throw new Error('planTumour: no place in the lungs for the tumour');
-    diameter = Math.max(Math.max(MIN_TUMOUR_DIAMETER_MM, minDiameterMm), diameter * 0.85);
+    diameter = Math.max(floorMm, diameter * 0.85);
   }
 }
 
