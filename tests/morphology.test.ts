@@ -4,6 +4,7 @@ import {
   labelComponents, fillHoles, fillHolesPerSlice, distanceToMm, dilateMm, erodeMm, largestComponent, boundingBox,
 } from '../src/core/morphology.js';
 import type { Vec3 } from '../src/core/volume.js';
+import { maskHas, packMask, unpackMask } from '../src/core/bitmask.js';
 import { Rng } from '../src/core/random.js';
 
 const idx = (d: Vec3, x: number, y: number, z: number): number => x + d[0] * (y + d[1] * z);
@@ -66,4 +67,17 @@ test('dilate then erode of a ball, and bounding box', () => {
   assert.equal(core[idx(d, 10, 10, 10)], 1);
   assert.equal(core.reduce((a, b) => a + b, 0), 1);
   assert.equal(boundingBox(new Uint8Array(8), [2, 2, 2]), null);
+});
+
+test('packed masks: one bit per voxel, exact round trip for any length', () => {
+  const rng = new Rng(4);
+  for (const n of [0, 1, 7, 8, 9, 1001]) {
+    const mask = Uint8Array.from({ length: n }, () => (rng.uniform(0, 1) < 0.3 ? 1 : 0));
+    const packed = packMask(mask);
+    assert.equal(packed.bits.length, Math.ceil(n / 8));
+    assert.deepEqual(unpackMask(packed), mask);
+    for (let i = 0; i < n; i++) assert.equal(maskHas(packed, i), mask[i] === 1);
+  }
+  // Any non-zero value is set.
+  assert.deepEqual(unpackMask(packMask([0, 2, 255, 0])), Uint8Array.from([0, 1, 1, 0]));
 });

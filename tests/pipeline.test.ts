@@ -31,6 +31,18 @@ test('train -> predict -> evaluate on a small synthetic cohort; same seed gives 
     if (f === 'training_log.json') continue;
     assert.ok(readFileSync(join(a, f)).equals(readFileSync(join(b, f))), `${f} differs between two trainings with the same seed`);
   }
+  // ... and so must training from the rows 'lungtumor features' cached.
+  const cache = join(dir, 'features');
+  const fc = runCli(['features', '--data', data, '--out', cache, '--seed', '5', '--config', 'fast', '--quiet']);
+  assert.equal(fc.status, 0, fc.stderr);
+  const c = join(dir, 'model-c');
+  const rc = runCli(['train', '--data', data, '--model', c, '--seed', '5', '--config', 'fast', '--quiet', '--cache', cache]);
+  assert.equal(rc.status, 0, rc.stderr);
+  assert.match(rc.stderr, /6 of 6 cases reused/);
+  for (const f of modelFiles(a)) {
+    if (f === 'training_log.json') continue;
+    assert.ok(readFileSync(join(a, f)).equals(readFileSync(join(c, f))), `${f} differs when training from cached features`);
+  }
   const manifest = JSON.parse(readFileSync(join(a, 'model.json'), 'utf8'));
   assert.deepEqual([...manifest.caseOrder].sort(), ['SYN-0001', 'SYN-0002', 'SYN-0003', 'SYN-0004', 'SYN-0005', 'SYN-0006']);
   assert.equal(manifest.seed, 5);

@@ -81,6 +81,17 @@ export interface CandidateOptions {
   maxCandidates: number;
 }
 
+const VESSELNESS = /^vesselness/;
+const BLOBNESS = /^blobness/;
+const WALL = 'dist_lung_wall_mm';
+const MEDIASTINUM = 'dist_mediastinum_mm';
+const POS_Z = 'pos_z_rel';
+
+/** Whether findCandidates reads this voxel feature column (a table of only these gives the same candidates). */
+export function isCandidateColumn(name: string): boolean {
+  return VESSELNESS.test(name) || BLOBNESS.test(name) || name === WALL || name === MEDIASTINUM || name === POS_Z;
+}
+
 function columnsMatching(names: string[], pattern: RegExp): number[] {
   return names.flatMap((n, i) => (pattern.test(n) ? [i] : []));
 }
@@ -148,11 +159,11 @@ export function findCandidates(
   });
 
   const F = table.names.length;
-  const vessel = columnsMatching(table.names, /^vesselness/);
-  const blob = columnsMatching(table.names, /^blobness/);
-  const wall = table.names.indexOf('dist_lung_wall_mm');
-  const medi = table.names.indexOf('dist_mediastinum_mm');
-  const posZ = table.names.indexOf('pos_z_rel');
+  const vessel = columnsMatching(table.names, VESSELNESS);
+  const blob = columnsMatching(table.names, BLOBNESS);
+  const wall = table.names.indexOf(WALL);
+  const medi = table.names.indexOf(MEDIASTINUM);
+  const posZ = table.names.indexOf(POS_Z);
   const colMean = (voxels: Int32Array, cols: number[]): number => {
     if (cols.length === 0) return 0;
     let s = 0;

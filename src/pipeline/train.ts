@@ -3,27 +3,30 @@
  * (histogram GBDT, cross-fitted so later stages see out-of-fold probabilities) -> candidates ->
  * candidate classifier (random forest) -> refiner ROIs -> refiner -> one model folder.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../core/errors.js';
 import { Progress } from '../core/progress.js';
 import { Rng } from '../core/random.js';
 import { writeDirAtomic } from '../core/atomic.js';
 import { boundingBox, dilateMm } from '../core/morphology.js';
+import { maskHas, packMask, unpackMask, type PackedMask } from '../core/bitmask.js';
 import type { Vec3 } from '../core/volume.js';
 import { listTrainingCases, type CaseFiles } from '../io/cohort.js';
 import { readNifti, readNiftiHeader } from '../io/nifti.js';
 import { readMaskFor } from '../io/masks.js';
 import { axisMap } from '../geometry/orient.js';
-import { FeatureExtractor, findLungs, type LungResult } from '../features/index.js';
+import { FeatureExtractor, findLungs } from '../features/index.js';
 import { openFeatureDevice, type FeatureDevice } from '../features/gpu.js';
 import { trainGbdt, type GbdtModel } from '../classifier/gbdt.js';
 import { trainForest } from '../classifier/forest.js';
-import { CANDIDATE_FEATURES, candidateLabel, describeCandidateFeature, findCandidates } from '../candidates/candidates.js';
+import { CANDIDATE_FEATURES, candidateLabel, describeCandidateFeature, findCandidates, isCandidateColumn, type VoxelFeatureTable } from '../candidates/candidates.js';
 import { dice } from '../metrics/dice.js';
 import type { TrainConfig } from './config.js';
 import { median, percentiles, planFromFingerprint, type Fingerprint, type Plans } from './plans.js';
 import { maskToNative, nativeGrid, nativeMaskFraction, nativeMaskToWorking, toWorkingScan, type WorkingGrid, type WorkingScan } from './scan.js';
-import { computeScanVoxels, selectFeatureColumns } from './voxels.js';
+import { computeScanVoxels, selectFeatureColumns, type LungsForFeatures } from './voxels.js';
 import { featureCacheKey, readFeatureCache, writeFeatureCache } from './feature-cache.js';
 import { roiAroundBox, sampleIntoRoi, type Roi } from './roi.js';
 import { MODEL_FILES, MODEL_FORMAT, MODEL_VERSION, packageVersions, writeJson, type ModelManifest } from './model-folder.js';
@@ -38,7 +41,10 @@ export interface TrainOptions {
   workers: number;
   log: (line: string) => void;
   quiet?: boolean;
-  /** Feature cache folder (see computeCohortFeatures). */
+  /**
+   * Feature cache folder (see computeCohortFeatures). Without one, the rows go to a temporary
+   * folder that training removes.
+   */
   cacheDir?: string;
   device?: FeatureDevice;
 }
@@ -50,17 +56,25 @@ export interface TrainSummary {
   tumourFoundOutOfFold: number;
 }
 
-/** What training keeps of each case after its scan is read (the native CT is dropped). */
-interface PreparedCase {
+/**
+ * What training keeps of each case after its scan is read: no CT, masks packed, and (after the
+ * features) only the feature columns the candidates read. The full feature rows wait on disk.
+ */
+export interface PreparedCase {
   id: string;
+  /** The scan, read again for its features. */
+  volumeFile: string;
   grid: WorkingGrid;
-  hu: Float32Array;
-  tumour: Uint8Array;
+  /** The tumour on the working grid. */
+  tumour: PackedMask;
   tumourVoxels: number;
-  lungs: LungResult;
+  lungs: Omit<LungsForFeatures, 'lungs'> & { lungs: PackedMask };
   /** Refiner ROIs around the (jittered) true tumour: raw HU and target on each ROI. */
   rois: { roi: Roi; ctHu: Float32Array; target: Uint8Array }[];
-  voxels?: { names: string[]; rows: Float32Array; voxels: Int32Array };
+  /** Key of the case's full feature rows in the feature store (see computeCohortFeatures). */
+  featureKey?: string;
+  /** Eligible voxels with HU and the columns findCandidates reads. */
+  voxels?: VoxelFeatureTable;
   oofProb?: Float32Array;
 }
 
@@ -183,7 +197,15 @@ export async function prepareCohort(opts: PrepareOptions): Promise<PreparedCohor
         rois.push({ roi, ctHu, target });
       }
     }
-    prepared.push({ id: c.id, grid: scan.grid, hu: scan.hu, tumour, tumourVoxels, lungs, rois });
+    prepared.push({
+      id: c.id,
+      volumeFile: c.volume,
+      grid: scan.grid,
+      tumour: packMask(tumour),
+      tumourVoxels,
+      lungs: { found: lungs.found, crop: lungs.crop, warnings: lungs.warnings, midlineX: lungs.midlineX, lungs: packMask(lungs.lungs) },
+      rois,
+    });
     prep.tick(c.id);
   }
   stageSeconds.prepare = seconds(t);
@@ -204,14 +226,22 @@ export interface FeatureOptions {
   workers: number;
   /** Where the filter features run: 'auto' (a hardware GPU when there is one), 'gpu' or 'cpu'. */
   device?: FeatureDevice;
-  /** Folder of cached feature rows (read when their key matches, written otherwise). */
-  cacheDir?: string;
+  /** Folder of feature rows: read when their key matches, written otherwise. */
+  storeDir: string;
   log: (line: string) => void;
   quiet?: boolean;
 }
 
-/** Pass 2: features of every eligible voxel of every case (from the cache when it matches). */
-export async function computeCohortFeatures(cohort: PreparedCohort, dataFiles: Map<string, string>, opts: FeatureOptions): Promise<string[]> {
+/**
+ * Pass 2: features of every eligible voxel of every case, from the store when its key matches,
+ * else computed (the scan is read again) and written to it. `visit` sees each case's whole table
+ * once, in case order; the table is not kept. Sets each case's `featureKey`.
+ */
+export async function computeCohortFeatures(
+  cohort: PreparedCohort,
+  opts: FeatureOptions,
+  visit: (p: PreparedCase, table: VoxelFeatureTable) => void,
+): Promise<string[]> {
   const feat = new Progress('features', cohort.prepared.length, process.stderr, opts.quiet);
   let names: string[] = [];
   let hits = 0;
@@ -219,54 +249,71 @@ export async function computeCohortFeatures(cohort: PreparedCohort, dataFiles: M
   const extractor = new FeatureExtractor({ workers: opts.workers, gpu });
   try {
     for (const p of cohort.prepared) {
-      const key = featureCacheKey(dataFiles.get(p.id)!, cohort.plans);
-      const cached = opts.cacheDir ? readFeatureCache(opts.cacheDir, p.id, key) : null;
-      if (cached) hits++;
-      const table = cached ?? (await computeScanVoxels({ grid: p.grid, hu: p.hu }, cohort.plans, extractor, p.lungs)).table;
-      if (opts.cacheDir && !cached) writeFeatureCache(opts.cacheDir, p.id, key, table);
+      const key = featureCacheKey(p.volumeFile, cohort.plans);
+      let table = readFeatureCache(opts.storeDir, p.id, key);
+      if (table) hits++;
+      else {
+        // Reading the scan again costs a second or two; keeping every case's working grid from
+        // pass 1 would cost the cohort's size in memory.
+        const scan = toWorkingScan(readNifti(p.volumeFile), cohort.plans.workingSpacingMm);
+        table = (await computeScanVoxels(scan, cohort.plans, extractor, { ...p.lungs, lungs: unpackMask(p.lungs.lungs) })).table;
+        writeFeatureCache(opts.storeDir, p.id, key, table);
+      }
+      p.featureKey = key;
       names = table.names;
-      p.voxels = table;
       let covered = 0;
-      for (const vox of table.voxels) if (p.tumour[vox]) covered++;
+      for (const vox of table.voxels) if (maskHas(p.tumour, vox)) covered++;
       if (p.tumourVoxels > 0 && covered < 0.5 * p.tumourVoxels) {
         opts.log(`warning: ${p.id}: only ${covered}/${p.tumourVoxels} tumour voxels are eligible (lungs found: ${p.lungs.found})`);
       }
+      visit(p, table);
       feat.tick(p.id);
     }
   } finally {
     await extractor.close();
     gpu?.close();
   }
-  if (opts.cacheDir) opts.log(`feature cache ${opts.cacheDir}: ${hits} of ${cohort.prepared.length} cases reused`);
+  opts.log(`feature rows in ${opts.storeDir}: ${hits} of ${cohort.prepared.length} cases reused`);
   return names;
 }
 
+/**
+ * Trains a model folder. The full feature rows of the cohort are kept on disk (the cache folder,
+ * or a temporary one removed at the end), not in memory: they are read once more per case, for
+ * its out-of-fold probabilities.
+ */
 export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
+  const storeDir = opts.cacheDir ?? mkdtempSync(join(tmpdir(), 'lungtumor-features-'));
+  try {
+    return await trainWithFeatureStore(opts, storeDir);
+  } finally {
+    if (opts.cacheDir === undefined) rmSync(storeDir, { recursive: true, force: true });
+  }
+}
+
+async function trainWithFeatureStore(opts: TrainOptions, storeDir: string): Promise<TrainSummary> {
   const { config, log } = opts;
   const t0 = performance.now();
-  const files = gatherCases(opts.dataDirs);
   const cohort = await prepareCohort(opts);
   const { order, plans, prepared, lungFinderDice } = cohort;
   const stageSeconds: Record<string, number> = { ...cohort.seconds };
   const rng = new Rng(opts.seed + 1);
+
+  // Pass 2, with the voxel classifier's training rows drawn per case as its features come:
+  // tumour voxels and hard + random negatives.
   let t = performance.now();
-  const names = await computeCohortFeatures(cohort, new Map(files.map((c) => [c.id, c.volume])), {
-    workers: opts.workers,
-    cacheDir: opts.cacheDir,
-    device: opts.device ?? 'auto',
-    log,
-    quiet: opts.quiet,
+  const keepFeature = (n: string): boolean => !config.voxelFeaturesLeftOut.includes(n);
+  const samples: { rows: Float32Array; labels: Uint8Array; weights: Float32Array }[] = [];
+  const names = await computeCohortFeatures(cohort, { workers: opts.workers, storeDir, device: opts.device ?? 'auto', log, quiet: opts.quiet }, (p, table) => {
+    const s = sampleVoxelRows(p, table, config, rng.fork());
+    samples.push({ ...s, rows: selectFeatureColumns({ names: table.names, rows: s.rows }, table.names.filter(keepFeature)) });
+    p.voxels = candidateColumns(table);
   });
   stageSeconds.features = seconds(t);
   const cases = order;
 
-  // Voxel classifier training rows: tumour voxels and hard + random negatives, per case.
   t = performance.now();
-  const voxelFeatures = names.filter((n) => !config.voxelFeaturesLeftOut.includes(n));
-  const samples = prepared.map((p) => {
-    const s = sampleVoxelRows(p, names, config, rng.fork());
-    return { ...s, rows: selectFeatureColumns({ names, rows: s.rows }, voxelFeatures) };
-  });
+  const voxelFeatures = names.filter(keepFeature);
   const VF = voxelFeatures.length;
   const folds = Math.min(config.folds, prepared.length);
   const gbdtParams = (seed: number) => ({ ...config.gbdt, maxLeaves: 2 ** config.gbdt.maxDepth, balanceClasses: true, seed });
@@ -286,13 +333,18 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
     });
     return { rows: X, labels: y, weights: w, featureNames: voxelFeatures };
   };
+  const storedRows = (p: PreparedCase): Float32Array => {
+    const table = readFeatureCache(storeDir, p.id, p.featureKey!);
+    if (!table) throw new Error(`${p.id}: its feature rows are gone from ${storeDir} (removed or changed during training)`);
+    return selectFeatureColumns(table, voxelFeatures);
+  };
   // Out-of-fold probabilities: each case is scored by a model that never saw it.
   if (folds >= 2) {
     for (let k = 0; k < folds; k++) {
       const train = assemble((i) => i % folds !== k);
       if (!train.labels.some((v) => v === 1)) continue;
       const model = trainGbdt(train, gbdtParams(opts.seed + k + 1));
-      prepared.forEach((p, i) => { if (i % folds === k) p.oofProb = model.predictProba(selectFeatureColumns(p.voxels!, voxelFeatures)); });
+      prepared.forEach((p, i) => { if (i % folds === k) p.oofProb = model.predictProba(storedRows(p)); });
       log(`voxel classifier fold ${k + 1}/${folds}: ${train.labels.length} rows`);
     }
   }
@@ -300,7 +352,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
   for (const p of prepared) {
     if (!p.oofProb) {
       log(`warning: ${p.id}: no out-of-fold voxel model; candidates use in-sample probabilities`);
-      p.oofProb = voxelModel.predictProba(selectFeatureColumns(p.voxels!, voxelFeatures));
+      p.oofProb = voxelModel.predictProba(storedRows(p));
     }
   }
   stageSeconds.voxelClassifier = seconds(t);
@@ -313,10 +365,11 @@ export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
   for (const p of prepared) {
     const prob = probVolume(p);
     const rowOf = rowIndex(p);
-    const cands = findCandidates(prob, p.hu, p.grid.dims, p.grid.spacingMm, p.voxels!, rowOf, plans.candidates);
+    const cands = findCandidates(prob, huVolume(p), p.grid.dims, p.grid.spacingMm, p.voxels!, rowOf, plans.candidates);
+    const tumour = unpackMask(p.tumour);
     let hit = false;
     for (const c of cands) {
-      const y = candidateLabel(c, p.tumour, p.tumourVoxels);
+      const y = candidateLabel(c, tumour, p.tumourVoxels);
       hit ||= y === 1;
       candRows.push(...c.features);
       candLabels.push(y);
@@ -406,27 +459,50 @@ function jitterBox(min: Vec3, max: Vec3, amount: number, rng: Rng): { min: Vec3;
   return { min: lo, max: hi };
 }
 
+const gridSize = (p: PreparedCase): number => p.grid.dims[0] * p.grid.dims[1] * p.grid.dims[2];
+
 function probVolume(p: PreparedCase): Float32Array {
-  const prob = new Float32Array(p.hu.length);
+  const prob = new Float32Array(gridSize(p));
   const v = p.voxels!.voxels;
   for (let r = 0; r < v.length; r++) prob[v[r]!] = p.oofProb![r]!;
   return prob;
 }
 
 function rowIndex(p: PreparedCase): Int32Array {
-  const rowOf = new Int32Array(p.hu.length).fill(-1);
+  const rowOf = new Int32Array(gridSize(p)).fill(-1);
   p.voxels!.voxels.forEach((v, r) => { rowOf[v] = r; });
   return rowOf;
+}
+
+/** HU on the working grid at the eligible voxels (0 elsewhere: candidates hold only eligible voxels). */
+function huVolume(p: PreparedCase): Float32Array {
+  const hu = new Float32Array(gridSize(p));
+  const { names, rows, voxels } = p.voxels!;
+  const F = names.length;
+  const col = names.indexOf('hu');
+  for (let r = 0; r < voxels.length; r++) hu[voxels[r]!] = rows[r * F + col]!;
+  return hu;
+}
+
+/**
+ * The columns of a case's feature table that training keeps in memory: HU (unclamped in the
+ * eligible range) and those findCandidates reads, in the table's order, so the candidates come
+ * out as from the whole table.
+ */
+function candidateColumns(table: VoxelFeatureTable): VoxelFeatureTable {
+  const names = table.names.filter((n) => n === 'hu' || isCandidateColumn(n));
+  return { names, rows: selectFeatureColumns(table, names), voxels: table.voxels };
 }
 
 /**
  * Voxel-classifier rows of one case: its eligible tumour voxels, and negatives of which a share
  * are hard (near the tumour, or the most tube- or blob-like, or at the lung wall).
  */
-function sampleVoxelRows(p: PreparedCase, names: string[], config: TrainConfig, rng: Rng): { rows: Float32Array; labels: Uint8Array; weights: Float32Array } {
+function sampleVoxelRows(p: PreparedCase, table: VoxelFeatureTable, config: TrainConfig, rng: Rng): { rows: Float32Array; labels: Uint8Array; weights: Float32Array } {
+  const { names } = table;
   const F = names.length;
-  const table = p.voxels!;
-  const near = p.tumourVoxels > 0 ? dilateMm(p.tumour, p.grid.dims, p.grid.spacingMm, 15) : new Uint8Array(p.tumour.length);
+  const tumour = unpackMask(p.tumour);
+  const near = p.tumourVoxels > 0 ? dilateMm(tumour, p.grid.dims, p.grid.spacingMm, 15) : new Uint8Array(tumour.length);
   const cols = names.flatMap((n, i) => (/^(vesselness|blobness)/.test(n) ? [i] : []));
   const wall = names.indexOf('dist_lung_wall_mm');
   const pos: number[] = [];
@@ -435,7 +511,7 @@ function sampleVoxelRows(p: PreparedCase, names: string[], config: TrainConfig, 
   const score: number[] = [];
   for (let r = 0; r < table.voxels.length; r++) {
     const v = table.voxels[r]!;
-    if (p.tumour[v]) { pos.push(r); continue; }
+    if (tumour[v]) { pos.push(r); continue; }
     neg.push(r);
     let s = 0;
     for (const c of cols) s = Math.max(s, table.rows[r * F + c]!);

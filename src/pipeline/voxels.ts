@@ -20,6 +20,9 @@ export interface ScanVoxels {
   seconds: { lungs: number; features: number };
 }
 
+/** What the voxel stage reads of the lung finder's result (training keeps only this, packed). */
+export type LungsForFeatures = Pick<LungResult, 'lungs' | 'found' | 'crop' | 'warnings' | 'midlineX'>;
+
 /** Upper HU bound of eligible voxels: bone and contrast are never the tumour. */
 const ELIGIBLE_MAX_HU = 300;
 
@@ -31,7 +34,7 @@ export async function computeScanVoxels(
   scan: { grid: WorkingGrid; hu: Float32Array },
   plans: Plans,
   extractor: FeatureExtractor,
-  lungs?: LungResult,
+  lungs?: LungsForFeatures,
 ): Promise<ScanVoxels> {
   const t0 = performance.now();
   const { dims, spacingMm } = scan.grid;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Command } from '../command.js';
 import { cohortOptions, intOption, parseCommandArgs, requireOption } from '../command.js';
-import { computeCohortFeatures, gatherCases, prepareCohort } from '../../pipeline/train.js';
+import { computeCohortFeatures, prepareCohort } from '../../pipeline/train.js';
 import { writeJson } from '../../pipeline/model-folder.js';
 
 export const featuresCommand: Command = {
@@ -40,9 +40,11 @@ options:
     const log = (line: string): void => { process.stderr.write(`${line}\n`); };
     const seed = intOption(o.seed, 'seed', 0);
     const cohort = await prepareCohort({ dataDirs, seed, config, log, quiet: o.quiet ?? false });
-    const files = new Map(gatherCases(dataDirs).map((c) => [c.id, c.volume]));
     const t = performance.now();
-    const names = await computeCohortFeatures(cohort, files, { workers, cacheDir: out, device, log, quiet: o.quiet ?? false });
+    const eligible = new Map<string, number>();
+    const names = await computeCohortFeatures(cohort, { workers, storeDir: out, device, log, quiet: o.quiet ?? false }, (p, table) => {
+      eligible.set(p.id, table.voxels.length);
+    });
     writeJson(join(out, 'plans.json'), cohort.plans);
     writeJson(join(out, 'features_summary.json'), {
       features: names,
@@ -50,7 +52,7 @@ options:
       cases: cohort.prepared.map((p) => ({
         id: p.id,
         working_dims: p.grid.dims,
-        eligible_voxels: p.voxels?.voxels.length ?? 0,
+        eligible_voxels: eligible.get(p.id) ?? 0,
         lungs_found: p.lungs.found,
         lung_finder_dice: cohort.lungFinderDice[p.id] ?? null,
       })),
