@@ -4,7 +4,8 @@ import { roiAroundBox, sampleIntoRoi, projectFromRoiBox, roiFootprint } from '..
 import { findCandidates, candidateLabel, cropCentrality, CANDIDATE_FEATURES, symmetricEigenvalues3 } from '../src/candidates/candidates.js';
 import { selectFeatureColumns } from '../src/pipeline/voxels.js';
 import { cleanupTumour } from '../src/pipeline/cleanup.js';
-import { planFromFingerprint, percentiles, workingSpacingFor } from '../src/pipeline/plans.js';
+import { planFromFingerprint, percentiles, validatePlans, workingSpacingFor } from '../src/pipeline/plans.js';
+import { zeroNearEdges } from '../src/pipeline/predict.js';
 import { invertAffine, multiplyAffine } from '../src/geometry/affine.js';
 import type { Mat4, Vec3 } from '../src/core/volume.js';
 
@@ -133,7 +134,35 @@ test('plans: working spacing and HU limits follow the fingerprint', () => {
     tumourHu: { ...p, p01: -650, p05: -400 },
     lungHu: { ...p, p05: -950 },
     tumourVolumeMl: { min: 0.1, median: 10, max: 200 },
+    cropTumourMarginMm: [50, 50, 51],
   }, 24);
   assert.equal(plans.eligibleMinHu, -650);
   assert.deepEqual(plans.ctWindowHu[0], -950);
+  // The crops' margin less one working voxel (working grid 1.5 x 1.5 x 2 mm); none without crops.
+  assert.deepEqual(plans.workingSpacingMm, [1.5, 1.5, 2]);
+  assert.deepEqual(plans.cropSearchMarginMm, [48.5, 48.5, 49]);
+  assert.equal(planFromFingerprint({ ...plans.fingerprint, cropTumourMarginMm: null }, 24).cropSearchMarginMm, null);
+  // Plans saved before the crop margin existed read as 'no crop margin'; a negative one is refused.
+  const { cropSearchMarginMm: _, ...older } = JSON.parse(JSON.stringify(plans));
+  assert.equal(validatePlans(older, 'plans.json').cropSearchMarginMm, null);
+  assert.throws(() => validatePlans({ ...plans, cropSearchMarginMm: [-1, 0, 0] }, 'plans.json'), /not a lungtumor plans file/);
+});
+
+test('crop margin: rows nearer than the margin to any edge lose their probability', () => {
+  // A 10 x 8 x 6 grid, 2 x 2 x 3 mm: a 4 / 4 / 3 mm margin leaves x 2..7, y 2..5, z 1..4.
+  const dims: Vec3 = [10, 8, 6];
+  const voxels = Int32Array.from({ length: 480 }, (_, i) => i);
+  const prob = new Float32Array(480).fill(0.9);
+  prob[0] = 0;
+  const zeroed = zeroNearEdges(prob, voxels, dims, [2, 2, 3], [4, 4, 3]);
+  let kept = 0;
+  for (let v = 0; v < 480; v++) {
+    const x = v % 10, y = Math.floor(v / 10) % 8, z = Math.floor(v / 80);
+    const inside = x >= 2 && x <= 7 && y >= 2 && y <= 5 && z >= 1 && z <= 4;
+    assert.equal(prob[v], inside ? Math.fround(0.9) : 0, `voxel ${x},${y},${z}`);
+    if (inside) kept++;
+  }
+  assert.equal(kept, 6 * 4 * 4);
+  // Voxel 0 had no probability to lose.
+  assert.equal(zeroed, 480 - kept - 1);
 });

@@ -23,6 +23,12 @@ export interface Fingerprint {
   /** HU inside the lungs (given lung masks where present, else the lung finder's), on the working grid. */
   lungHu: Percentiles;
   tumourVolumeMl: { min: number; median: number; max: number };
+  /**
+   * Per canonical axis, the smallest distance (mm, working grid) between a tumour and either edge
+   * of its scan, over the cohort's crops (scans whose lungs were found in crop mode); null
+   * without crops.
+   */
+  cropTumourMarginMm: Vec3 | null;
 }
 
 export interface CandidatePlan {
@@ -50,6 +56,12 @@ export interface Plans {
   ctWindowHu: [number, number];
   candidates: CandidatePlan;
   roi: RoiPlan;
+  /**
+   * In a crop, candidates are looked for only this far (mm, per canonical axis) or more from the
+   * scan's edges: the training crops were cut with at least this much margin around their tumour.
+   * Null when the training cohort had no crops (then the whole crop is searched).
+   */
+  cropSearchMarginMm: Vec3 | null;
   fingerprint: Fingerprint;
 }
 
@@ -89,14 +101,20 @@ export function planFromFingerprint(fp: Fingerprint, roiSamples: number): Plans 
   const eligibleMinHu = Math.round(clamp(Math.min(fp.tumourHu.p01, fp.tumourHu.p05 - 100), -800, -300));
   const lo = Math.round(clamp(fp.lungHu.p05, -1024, -700));
   const hi = Math.round(clamp(fp.tumourHu.p99 + 150, 100, 600));
+  const workingSpacingMm = workingSpacingFor(fp.spacingMm.median);
+  // One working voxel less than the training crops' margin: the tumour's edge moves by up to a
+  // voxel between grids.
+  const cropMargin = fp.cropTumourMarginMm;
+  const cropSearchMarginMm = cropMargin ? ([0, 1, 2].map((a) => Math.max(0, cropMargin[a]! - workingSpacingMm[a]!)) as Vec3) : null;
   return {
     format: 'lungtumor-plans',
     version: 1,
-    workingSpacingMm: workingSpacingFor(fp.spacingMm.median),
+    workingSpacingMm,
     eligibleMinHu,
     ctWindowHu: [lo, hi],
     candidates: { probThreshold: 0.5, minVolumeMm3: 15, maxCandidates: 12 },
     roi: { n: roiSamples, context: 2, minSizeMm: 24 },
+    cropSearchMarginMm,
     fingerprint: fp,
   };
 }
@@ -104,9 +122,12 @@ export function planFromFingerprint(fp: Fingerprint, roiSamples: number): Plans 
 /** Checks a parsed plans.json (a model file is data: every field is checked before use). */
 export function validatePlans(x: unknown, file: string): Plans {
   const p = x as Plans;
-  const vec3 = (v: unknown): boolean => Array.isArray(v) && v.length === 3 && v.every((n) => typeof n === 'number' && n > 0);
+  const vec3 = (v: unknown, min = Number.MIN_VALUE): boolean => Array.isArray(v) && v.length === 3 && v.every((n) => typeof n === 'number' && n >= min);
+  // Models from before the crop margin was planned have none: they search the whole crop.
+  if (p && p.cropSearchMarginMm === undefined) p.cropSearchMarginMm = null;
   if (
     !p || p.format !== 'lungtumor-plans' || p.version !== 1 || !vec3(p.workingSpacingMm) ||
+    (p.cropSearchMarginMm !== null && !vec3(p.cropSearchMarginMm, 0)) ||
     typeof p.eligibleMinHu !== 'number' || !Array.isArray(p.ctWindowHu) || p.ctWindowHu.length !== 2 ||
     typeof p.candidates?.probThreshold !== 'number' || typeof p.roi?.n !== 'number' || p.roi.n < 4 || p.roi.n > 128
   ) {

@@ -87,6 +87,11 @@ export async function segmentScan(model: LoadedModel, ct: Volume, extractor: Fea
 
   t = performance.now();
   const rowProb = model.voxelClassifier.predictProba(voxelRows);
+  if (voxels.crop && plans.cropSearchMarginMm) {
+    const m = plans.cropSearchMarginMm;
+    const outside = zeroNearEdges(rowProb, voxels.table.voxels, scan.grid.dims, scan.grid.spacingMm, m);
+    if (outside > 0) warnings.push(`crop mode: no candidate within ${m.map((v) => v.toFixed(0)).join(' / ')} mm (x / y / z) of the scan's edges, where training crops had no tumour`);
+  }
   const prob = new Float32Array(scan.hu.length);
   voxels.table.voxels.forEach((v, r) => { prob[v] = rowProb[r]!; });
   seconds.voxelClassifier = since(t);
@@ -159,6 +164,28 @@ export async function segmentScan(model: LoadedModel, ct: Volume, extractor: Fea
   result.mask = nativeBoxMaskToOriginal(cleaned.mask, box, scan);
   seconds.cleanup = since(t);
   return result;
+}
+
+/**
+ * Sets to 0 the probability of rows (voxel `voxels[r]` of a grid) nearer than `marginMm` (per
+ * axis) to the grid's edges; returns how many of them had any.
+ */
+export function zeroNearEdges(rowProb: Float32Array, voxels: Int32Array, dims: Vec3, spacingMm: Vec3, marginMm: Vec3): number {
+  const [nx, ny] = dims;
+  // Voxel i on axis a is at (i) and (dims - 1 - i) spacings from the two edges.
+  const lo = [0, 1, 2].map((a) => Math.ceil(marginMm[a]! / spacingMm[a]! - 1e-9));
+  const hi = [0, 1, 2].map((a) => dims[a]! - 1 - lo[a]!);
+  let zeroed = 0;
+  for (let r = 0; r < voxels.length; r++) {
+    const v = voxels[r]!;
+    const x = v % nx;
+    const y = ((v - x) / nx) % ny;
+    const z = (v - x - nx * y) / (nx * ny);
+    if (x >= lo[0]! && x <= hi[0]! && y >= lo[1]! && y <= hi[1]! && z >= lo[2]! && z <= hi[2]!) continue;
+    if (rowProb[r]! > 0) zeroed++;
+    rowProb[r] = 0;
+  }
+  return zeroed;
 }
 
 /**

@@ -144,7 +144,7 @@ export async function prepareCohort(opts: PrepareOptions): Promise<PreparedCohor
     min: [Math.min(...axis(0)), Math.min(...axis(1)), Math.min(...axis(2))] as Vec3,
     max: [Math.max(...axis(0)), Math.max(...axis(1)), Math.max(...axis(2))] as Vec3,
   };
-  const provisional = planFromFingerprint({ cases: cases.length, spacingMm: spacingFp, tumourHu: percentiles([]), lungHu: percentiles([]), tumourVolumeMl: { min: 0, median: 0, max: 0 } }, config.refiner.roiSamples);
+  const provisional = planFromFingerprint({ cases: cases.length, spacingMm: spacingFp, tumourHu: percentiles([]), lungHu: percentiles([]), tumourVolumeMl: { min: 0, median: 0, max: 0 }, cropTumourMarginMm: null }, config.refiner.roiSamples);
   const workingSpacing = provisional.workingSpacingMm;
   log(`working grid ${workingSpacing.join(' x ')} mm (median scan spacing ${spacingFp.median.map((v) => v.toFixed(2)).join(' x ')} mm)`);
 
@@ -154,6 +154,7 @@ export async function prepareCohort(opts: PrepareOptions): Promise<PreparedCohor
   const lungHuSample: number[] = [];
   const tumourMl: number[] = [];
   const lungFinderDice: Record<string, number> = {};
+  let cropMargin: Vec3 | null = null;
   const prep = new Progress('prepare', cases.length, process.stderr, opts.quiet);
   for (const c of cases) {
     const ct = readNifti(c.volume);
@@ -178,6 +179,10 @@ export async function prepareCohort(opts: PrepareOptions): Promise<PreparedCohor
       lungTruth = nativeMaskToWorking(maskToNative(readMaskFor(c.lungs, ct), scan), scan);
       lungFinderDice[c.id] = Math.round(dice(lungs.lungs, lungTruth) * 10000) / 10000;
       log(`${c.id}: lung finder Dice vs lungs_seg ${lungFinderDice[c.id]!.toFixed(3)}`);
+    }
+    if (lungs.crop && tumourVoxels > 0) {
+      const m = marginToEdgesMm(tumour, scan.grid.dims, scan.grid.spacingMm);
+      cropMargin = cropMargin ? ([0, 1, 2].map((a) => Math.min(cropMargin![a]!, m[a]!)) as Vec3) : m;
     }
     const caseRng = rng.fork();
     sampleValues(scan.hu, tumour, 4000, caseRng, tumourHuSample);
@@ -216,6 +221,7 @@ export async function prepareCohort(opts: PrepareOptions): Promise<PreparedCohor
     tumourHu: percentiles(tumourHuSample),
     lungHu: percentiles(lungHuSample),
     tumourVolumeMl: { min: Math.min(...tumourMl), median: median(tumourMl), max: Math.max(...tumourMl) },
+    cropTumourMarginMm: cropMargin,
   };
   const plans: Plans = planFromFingerprint(fingerprint, config.refiner.roiSamples);
   log(`plans: eligible voxels ≥ ${plans.eligibleMinHu} HU inside the lungs; CT window ${plans.ctWindowHu.join('..')} HU; tumour HU p05..p95 ${fingerprint.tumourHu.p05}..${fingerprint.tumourHu.p95}`);
@@ -427,6 +433,12 @@ async function trainWithFeatureStore(opts: TrainOptions, storeDir: string): Prom
   });
   log(`model written to ${opts.modelDir} in ${stageSeconds.total} s`);
   return summary;
+}
+
+/** Per axis, the distance (mm) from a mask's outermost voxels to the nearer edge of the grid. */
+function marginToEdgesMm(mask: Uint8Array, dims: Vec3, spacingMm: Vec3): Vec3 {
+  const box = boundingBox(mask, dims)!;
+  return [0, 1, 2].map((a) => Math.min(box.min[a]!, dims[a]! - 1 - box.max[a]!) * spacingMm[a]!) as Vec3;
 }
 
 /** The working voxel a tumour smaller than one working voxel occupies most. */
