@@ -165,4 +165,8 @@ test('crop margin: rows nearer than the margin to any edge lose their probabilit
   assert.equal(kept, 6 * 4 * 4);
   // Voxel 0 had no probability to lose.
   assert.equal(zeroed, 480 - kept - 1);
+  // Margins that leave nothing (7 mm on an 8-voxel, 2 mm axis) change nothing.
+  const again = new Float32Array(480).fill(0.5);
+  assert.equal(zeroNearEdges(again, voxels, dims, [2, 2, 3], [4, 7, 3]), null);
+  assert.ok(again.every((p) => p === 0.5));
 });

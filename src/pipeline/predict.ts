@@ -89,8 +89,12 @@ export async function segmentScan(model: LoadedModel, ct: Volume, extractor: Fea
   const rowProb = model.voxelClassifier.predictProba(voxelRows);
   if (voxels.crop && plans.cropSearchMarginMm) {
     const m = plans.cropSearchMarginMm;
-    const outside = zeroNearEdges(rowProb, voxels.table.voxels, scan.grid.dims, scan.grid.spacingMm, m);
-    if (outside > 0) warnings.push(`crop mode: no candidate within ${m.map((v) => v.toFixed(0)).join(' / ')} mm (x / y / z) of the scan's edges, where training crops had no tumour`);
+    const mm = m.map((v) => v.toFixed(0)).join(' / ');
+    if (zeroNearEdges(rowProb, voxels.table.voxels, scan.grid.dims, scan.grid.spacingMm, m) === null) {
+      warnings.push(`crop mode: the crop is too small for the training crops' margin (${mm} mm, x / y / z): searched all of it`);
+    } else {
+      warnings.push(`crop mode: no candidate within ${mm} mm (x / y / z) of the scan's edges, where training crops had no tumour`);
+    }
   }
   const prob = new Float32Array(scan.hu.length);
   voxels.table.voxels.forEach((v, r) => { prob[v] = rowProb[r]!; });
@@ -168,13 +172,15 @@ export async function segmentScan(model: LoadedModel, ct: Volume, extractor: Fea
 
 /**
  * Sets to 0 the probability of rows (voxel `voxels[r]` of a grid) nearer than `marginMm` (per
- * axis) to the grid's edges; returns how many of them had any.
+ * axis) to the grid's edges; returns how many of them had any, or null (and changes nothing) when
+ * the margins leave no voxel.
  */
-export function zeroNearEdges(rowProb: Float32Array, voxels: Int32Array, dims: Vec3, spacingMm: Vec3, marginMm: Vec3): number {
+export function zeroNearEdges(rowProb: Float32Array, voxels: Int32Array, dims: Vec3, spacingMm: Vec3, marginMm: Vec3): number | null {
   const [nx, ny] = dims;
   // Voxel i on axis a is at (i) and (dims - 1 - i) spacings from the two edges.
   const lo = [0, 1, 2].map((a) => Math.ceil(marginMm[a]! / spacingMm[a]! - 1e-9));
   const hi = [0, 1, 2].map((a) => dims[a]! - 1 - lo[a]!);
+  if (lo.some((l, a) => l > hi[a]!)) return null;
   let zeroed = 0;
   for (let r = 0; r < voxels.length; r++) {
     const v = voxels[r]!;
