@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** Repository root: the nearest folder above the compiled test holding lungtumor's package.json. */
@@ -36,6 +36,11 @@ export interface CliResult {
   status: number;
   stdout: string;
   stderr: string;
+}
+
+/** Starts `lungtumor ...args` in a child process and returns at once. */
+export function startCli(args: string[]): ChildProcess {
+  return spawn(process.execPath, [cliMain, ...args], { cwd: repoRoot, stdio: 'ignore' });
 }
 
 /** Runs `lungtumor ...args` in a child process. */

@@ -6,7 +6,9 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli, tempDir } from './helpers.js';
+import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { runCli, startCli, tempDir } from './helpers.js';
 import { generateCase, writeCohort } from '../src/synth/index.js';
 import { writeNifti } from '../src/io/nifti.js';
 import { boundingBox } from '../src/core/morphology.js';
@@ -100,6 +102,24 @@ test('train -> predict -> evaluate on a small synthetic cohort; same seed gives 
   assert.ok(cropWarnings.some((w) => /the scan may be a crop/.test(w)), cropWarnings.join('; '));
   assert.ok(cropWarnings.some((w) => (cropLog.cases[0].lungs_found ? /crop mode/ : /whole scan was searched/).test(w)), cropWarnings.join('; '));
   assert.ok(cropLog.cases[0].volume_ml > 0, 'the crop still gets a tumour mask');
+});
+
+test('an interrupted train exits 130 and leaves no model, no temporary model folder and no feature rows', async (t) => {
+  const dir = tempDir(t);
+  const data = join(dir, 'cohort');
+  await writeCohort(data, { cases: 3, seed: 9, size: 'small' });
+  const model = join(dir, 'model');
+  const child = startCli(['train', '--data', data, '--model', model, '--config', 'fast', '--quiet']);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const rowsFolders = (): string[] => readdirSync(tmpdir()).filter((n) => n.startsWith(`lungtumor-features-${child.pid}-`));
+  // Training holds its feature rows in a temporary folder from its start.
+  for (let i = 0; i < 1200 && rowsFolders().length === 0; i++) await sleep(25);
+  assert.equal(rowsFolders().length, 1, 'no feature rows folder appeared');
+  child.kill('SIGINT');
+  assert.equal(await exited, 130);
+  assert.deepEqual(rowsFolders(), []);
+  assert.ok(!existsSync(model));
+  assert.deepEqual(readdirSync(dir).filter((n) => n.includes('model')), []);
 });
 
 test('train on a cohort with a bad mask: one line, exit 2, no model folder and no temporary left', async (t) => {

@@ -24,6 +24,15 @@ function topUsage(): string {
   ].join('\n');
 }
 
+/**
+ * For process entries: an interrupt (Ctrl-C) or termination ends the process through process.exit,
+ * with the shell's usual codes, so 'exit' listeners remove temporary files and folders.
+ */
+export function exitOnSignals(): void {
+  process.once('SIGINT', () => process.exit(130));
+  process.once('SIGTERM', () => process.exit(143));
+}
+
 /** Runs the CLI; returns the exit code (0 ok, 1 internal error, 2 bad input or usage). */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

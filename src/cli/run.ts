@@ -1,4 +1,5 @@
 // Process entry for the compiled CLI (bin/lungtumor.js does the same from the package root).
-import { main } from './main.js';
+import { exitOnSignals, main } from './main.js';
 
+exitOnSignals();
 process.exitCode = await main(process.argv.slice(2));

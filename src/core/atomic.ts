@@ -1,4 +1,5 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -27,6 +28,9 @@ export async function writeDirAtomic(path: string, build: (tmpDir: string) => Pr
   mkdirSync(dirname(path), { recursive: true });
   const tmp = tempSibling(path);
   mkdirSync(tmp);
+  const removeTmp = (): void => rmSync(tmp, { recursive: true, force: true });
+  // An interrupt ends the process through process.exit (see the CLI's exitOnSignals).
+  process.once('exit', removeTmp);
   try {
     await build(tmp);
     if (existsSync(path)) {
@@ -38,7 +42,25 @@ export async function writeDirAtomic(path: string, build: (tmpDir: string) => Pr
       renameSync(tmp, path);
     }
   } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
+    removeTmp();
     throw err;
+  } finally {
+    process.off('exit', removeTmp);
+  }
+}
+
+/**
+ * Runs `work` with a new temporary folder (under the system's, named `<prefix>-<pid>-…`) that is
+ * removed when it ends, however it ends: also when the process exits on an interrupt.
+ */
+export async function withTempDir<T>(prefix: string, work: (dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}-${process.pid}-`));
+  const remove = (): void => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', remove);
+  try {
+    return await work(dir);
+  } finally {
+    process.off('exit', remove);
+    remove();
   }
 }

@@ -3,13 +3,11 @@
  * (histogram GBDT, cross-fitted so later stages see out-of-fold probabilities) -> candidates ->
  * candidate classifier (random forest) -> refiner ROIs -> refiner -> one model folder.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../core/errors.js';
 import { Progress } from '../core/progress.js';
 import { Rng } from '../core/random.js';
-import { writeDirAtomic } from '../core/atomic.js';
+import { withTempDir, writeDirAtomic } from '../core/atomic.js';
 import { boundingBox, dilateMm } from '../core/morphology.js';
 import { maskHas, packMask, unpackMask, type PackedMask } from '../core/bitmask.js';
 import type { Vec3 } from '../core/volume.js';
@@ -289,12 +287,8 @@ export async function computeCohortFeatures(
  * its out-of-fold probabilities.
  */
 export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
-  const storeDir = opts.cacheDir ?? mkdtempSync(join(tmpdir(), 'lungtumor-features-'));
-  try {
-    return await trainWithFeatureStore(opts, storeDir);
-  } finally {
-    if (opts.cacheDir === undefined) rmSync(storeDir, { recursive: true, force: true });
-  }
+  if (opts.cacheDir !== undefined) return trainWithFeatureStore(opts, opts.cacheDir);
+  return withTempDir('lungtumor-features', (dir) => trainWithFeatureStore(opts, dir));
 }
 
 async function trainWithFeatureStore(opts: TrainOptions, storeDir: string): Promise<TrainSummary> {
