@@ -21,7 +21,9 @@ options:
   --workers N      feature worker threads (default 2; 0 runs in the main thread)
   --device NAME    where the filter features run: auto (default: a hardware GPU when there is
                    one, else the CPU path), gpu (WebGPU, any adapter) or cpu
-  --cache DIR      reuse (and fill) the feature cache made by 'lungtumor features'
+  --cache DIR      reuse (and fill) the feature cache made by 'lungtumor features'. Training keeps
+                   each scan's feature rows on disk, not in memory: in DIR when given, else in a
+                   temporary folder it removes (about 25-75 MB per scan)
   --quiet          no progress bars
 `,
   async run(args) {
