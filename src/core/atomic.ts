@@ -28,10 +28,7 @@ export async function writeDirAtomic(path: string, build: (tmpDir: string) => Pr
   mkdirSync(dirname(path), { recursive: true });
   const tmp = tempSibling(path);
   mkdirSync(tmp);
-  const removeTmp = (): void => rmSync(tmp, { recursive: true, force: true });
-  // An interrupt ends the process through process.exit (see the CLI's exitOnSignals).
-  process.once('exit', removeTmp);
-  try {
+  await removedOnExit(tmp, async () => {
     await build(tmp);
     if (existsSync(path)) {
       const old = tempSibling(path);
@@ -41,11 +38,23 @@ export async function writeDirAtomic(path: string, build: (tmpDir: string) => Pr
     } else {
       renameSync(tmp, path);
     }
+  });
+}
+
+/**
+ * Runs `work` with `path` removed if it fails, or if the process exits meanwhile (an interrupt ends
+ * the process through process.exit: see the CLI's exitOnSignals).
+ */
+async function removedOnExit<T>(path: string, work: () => Promise<T>): Promise<T> {
+  const remove = (): void => rmSync(path, { recursive: true, force: true });
+  process.once('exit', remove);
+  try {
+    return await work();
   } catch (err) {
-    removeTmp();
+    remove();
     throw err;
   } finally {
-    process.off('exit', removeTmp);
+    process.off('exit', remove);
   }
 }
 
@@ -55,12 +64,9 @@ export async function writeDirAtomic(path: string, build: (tmpDir: string) => Pr
  */
 export async function withTempDir<T>(prefix: string, work: (dir: string) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), `${prefix}-${process.pid}-`));
-  const remove = (): void => rmSync(dir, { recursive: true, force: true });
-  process.once('exit', remove);
   try {
-    return await work(dir);
+    return await removedOnExit(dir, () => work(dir));
   } finally {
-    process.off('exit', remove);
-    remove();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
