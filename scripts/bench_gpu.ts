@@ -1,11 +1,12 @@
 /**
- * `node dist/scripts/bench_gpu.js [--scans N] [--workers N] [--out FILE]`
+ * `node dist/scripts/bench_gpu.js [--scans N] [--workers N] [--volumes DIR] [--out FILE]`
  *
  * Feature extraction per scan on each path: the TypeScript path (worker threads) and, when a
  * WebGPU adapter exists (hardware or Mesa's llvmpipe), the GPU path, on the scan's working grid
  * (as the pipeline sees it) at the lung voxels the pipeline would ask for (approximately: lungs
  * and −700…300 HU). Reports wall seconds, per-job milliseconds and the largest difference between
- * the paths. Real scans from ../shared/data/real; without them a synthetic block. Writes JSON
+ * the paths. Scans from --volumes (a folder of NIfTI CTs), else the real ones in ../shared/data/real;
+ * without either a synthetic block. Writes JSON
  * (default bench-out/bench_gpu.json) and prints it.
  */
 import { existsSync, readdirSync } from 'node:fs';
@@ -28,8 +29,7 @@ interface Scan {
   spacingMm: Vec3;
 }
 
-function realScans(max: number): Scan[] {
-  const dir = resolve(packageRoot(), '..', 'shared', 'data', 'real', 'train', 'volume');
+function scansIn(dir: string, max: number): Scan[] {
   if (!existsSync(dir)) return [];
   const files = readdirSync(dir).filter((f) => /\.nii(\.gz)?$/.test(f)).sort().slice(0, max);
   return files.map((f) => {
@@ -48,11 +48,12 @@ function syntheticScan(): Scan {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { scans: { type: 'string' }, workers: { type: 'string' }, out: { type: 'string' } },
+    options: { scans: { type: 'string' }, workers: { type: 'string' }, volumes: { type: 'string' }, out: { type: 'string' } },
   });
   const workers = Number(values.workers ?? 2);
   const out = values.out ?? join('bench-out', 'bench_gpu.json');
-  const scans = realScans(Number(values.scans ?? 1));
+  const volumes = values.volumes ?? resolve(packageRoot(), '..', 'shared', 'data', 'real', 'train', 'volume');
+  const scans = scansIn(volumes, Number(values.scans ?? 1));
   if (scans.length === 0) scans.push(syntheticScan());
   const opened = await GpuRuntime.open();
   const rt = opened.runtime;

@@ -386,8 +386,8 @@ describe('lungtumor synth (CLI)', () => {
     for (const o of ['--out', '--cases', '--seed', '--size', '--force', '--quiet']) assert.ok(r.stdout.includes(o), o);
   });
 
-  test('bad arguments exit 2 with a one-line message', () => {
-    const dir = tempDir();
+  test('bad arguments exit 2 with a one-line message', (t) => {
+    const dir = tempDir(t);
     for (const args of [['--cases', '0'], ['--size', 'huge'], ['--seed=-5']]) {
       const r = runCli(['synth', '--out', join(dir, 'x'), ...args]);
       assert.equal(r.status, 2, args.join(' '));
@@ -402,8 +402,8 @@ describe('lungtumor synth (CLI)', () => {
     }
   });
 
-  test('refuses a non-empty output folder unless --force, which replaces it', () => {
-    const dir = tempDir();
+  test('refuses a non-empty output folder unless --force, which replaces it', (t) => {
+    const dir = tempDir(t);
     const out = join(dir, 'cohort');
     mkdirSync(out);
     writeFileSync(join(out, 'keep.txt'), 'x');
