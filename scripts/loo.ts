@@ -2,8 +2,9 @@
  * Leave-one-out on a labelled cohort: for each case, train on the others (plus any extra cohorts)
  * and segment the held-out scan; then score all held-out masks with the challenge's metrics.
  *
- *   node dist/scripts/loo.js --data DIR [--extra DIR ...] --out DIR [--config default|fast] [--seed N]
+ *   node dist/scripts/loo.js --data DIR [--extra DIR ...] --out DIR [--config default|fast] [--seed N] [--data-weight N] [--only ID ...]
  *
+ * `--data-weight N` trains with the other cases of DIR weighted N (train --weight).
  * Writes DIR/<ID>/model, DIR/predictions/<ID>_seg.nii.gz, DIR/evaluation.json and prints the table.
  */
 import { spawnSync } from 'node:child_process';
@@ -28,10 +29,11 @@ const { values } = parseArgs({
     config: { type: 'string' },
     seed: { type: 'string' },
     only: { type: 'string', multiple: true },
+    'data-weight': { type: 'string' },
   },
 });
 if (!values.data || !values.out) {
-  process.stderr.write('usage: node dist/scripts/loo.js --data DIR [--extra DIR ...] --out DIR [--config default|fast] [--seed N] [--only ID ...]\n');
+  process.stderr.write('usage: node dist/scripts/loo.js --data DIR [--extra DIR ...] --out DIR [--config default|fast] [--seed N] [--data-weight N] [--only ID ...]\n');
   process.exit(2);
 }
 const out = resolve(values.out);
@@ -54,7 +56,8 @@ for (const held of cases) {
   }
   const extra = (values.extra ?? []).flatMap((e) => ['--data', e]);
   process.stderr.write(`\n== leave out ${held.id}\n`);
-  run(['train', '--data', join(dir, 'others'), ...extra, '--model', join(dir, 'model'), '--seed', values.seed ?? '0', '--config', values.config ?? 'default', '--quiet']);
+  const weight = values['data-weight'] ? ['--weight', `${join(dir, 'others')}=${values['data-weight']}`] : [];
+  run(['train', '--data', join(dir, 'others'), ...extra, ...weight, '--model', join(dir, 'model'), '--seed', values.seed ?? '0', '--config', values.config ?? 'default', '--quiet']);
   run(['predict', '--model', join(dir, 'model'), '--input', held.volume, '--out', join(dir, 'pred'), '--quiet']);
   copyFileSync(join(dir, 'pred', `${held.id}_seg.nii.gz`), join(predictions, `${held.id}_seg.nii.gz`));
   copyFileSync(join(dir, 'pred', 'prediction_log.json'), join(dir, 'prediction_log.json'));

@@ -19,6 +19,9 @@ test('wrong command lines: exit 2 with the problem on the first line', () => {
     [['train', '--data', 'x', '--model', 'm', '--device', 'tpu'], /device must be one of auto, gpu, cpu/],
     [['train', '--data', 'x', '--model', 'm', '--config', 'slow'], /--config must be 'default' or 'fast'/],
     [['features', '--out', 'x'], /missing required option --data/],
+    [['train', '--data', 'x', '--model', 'm', '--weight', 'y=2'], /--weight y=2: y is not one of the --data folders/],
+    [['train', '--data', 'x', '--model', 'm', '--weight', 'x=0'], /--weight must be DIR=N with N a whole number from 1 to 100/],
+    [['train', '--data', 'x', '--model', 'm', '--weight', 'x'], /--weight must be DIR=N/],
     [['predict', '--model', 'm', '--input', 'i', '--out', 'o', '--workers=-1'], /--workers must be 0 or more/],
     [['predict', '--model', 'm', '--input', 'i', '--bogus'], /Unknown option '--bogus'/],
   ];

@@ -48,6 +48,13 @@ test('train -> predict -> evaluate on a small synthetic cohort; same seed gives 
   const manifest = JSON.parse(readFileSync(join(a, 'model.json'), 'utf8'));
   assert.deepEqual([...manifest.caseOrder].sort(), ['SYN-0001', 'SYN-0002', 'SYN-0003', 'SYN-0004', 'SYN-0005', 'SYN-0006']);
   assert.equal(manifest.seed, 5);
+  assert.equal(manifest.caseWeights, undefined);
+  // A weighted folder: recorded in the manifest, and it changes what is learnt (twice the refiner's ROIs, repeated candidates).
+  const w = join(dir, 'model-w');
+  const rw = runCli(['train', '--data', data, '--weight', `${data}=2`, '--model', w, '--seed', '5', '--config', 'fast', '--quiet']);
+  assert.equal(rw.status, 0, rw.stderr);
+  assert.deepEqual(JSON.parse(readFileSync(join(w, 'model.json'), 'utf8')).caseWeights, Object.fromEntries(manifest.caseOrder.map((id: string) => [id, 2])));
+  for (const f of ['candidate_classifier.json', 'refiner.weights.bin']) assert.ok(!readFileSync(join(a, f)).equals(readFileSync(join(w, f))), `${f} is the same with weight 2`);
 
   // In-sample: the pipeline must find and outline the tumours it was trained on.
   const pred = join(dir, 'pred');

@@ -29,6 +29,8 @@ export interface ModelManifest {
   seed: number;
   /** Case ids in the order training visited them: sorted, then shuffled by the seed. */
   caseOrder: string[];
+  /** Training weight of the cases that had one other than 1 (`train --weight`); absent when none. */
+  caseWeights?: Record<string, number>;
   /** Versions of lungtumor and of the packages whose numerics the model depends on. */
   versions: Record<string, string>;
   /** Whether the folder has a trained refiner (refiner.json + refiner.weights.bin). */

@@ -33,6 +33,13 @@ import { buildRefinerInput, trainRefinerStage, saveRefinerStage } from './refine
 
 export interface TrainOptions {
   dataDirs: string[];
+  /**
+   * Training weight of each folder's cases, parallel to dataDirs (default all 1): a case of weight
+   * w counts w times — its voxel rows weigh w, its candidates are repeated w times, and it gives the
+   * refiner w times as many (differently jittered) ROIs. Scarce scans like the target's can so
+   * outweigh a large synthetic cohort.
+   */
+  dataWeights?: number[];
   modelDir: string;
   seed: number;
   config: TrainConfig;
@@ -66,6 +73,8 @@ export interface PreparedCase {
   /** The tumour on the working grid. */
   tumour: PackedMask;
   tumourVoxels: number;
+  /** Training weight (TrainOptions.dataWeights). */
+  weight: number;
   lungs: Omit<LungsForFeatures, 'lungs'> & { lungs: PackedMask };
   /** Refiner ROIs around the (jittered) true tumour: raw HU and target on each ROI. */
   rois: { roi: Roi; ctHu: Float32Array; target: Uint8Array }[];
@@ -81,23 +90,33 @@ export function caseOrder(ids: string[], seed: number): string[] {
   return new Rng(seed ^ 0x5eed).shuffled([...ids].sort());
 }
 
-/** Every labelled case of the folders; an id found twice is an error. */
-export function gatherCases(dataDirs: string[]): CaseFiles[] {
-  const byId = new Map<string, CaseFiles>();
-  for (const dir of dataDirs) {
+/** Every labelled case of the folders, with its folder's weight; an id found twice is an error. */
+export function gatherCases(dataDirs: string[], dataWeights?: number[]): (CaseFiles & { weight: number })[] {
+  if (dataWeights && dataWeights.length !== dataDirs.length) throw new Error(`gatherCases: ${dataWeights.length} weights for ${dataDirs.length} folders`);
+  const byId = new Map<string, CaseFiles & { weight: number }>();
+  dataDirs.forEach((dir, k) => {
+    const weight = dataWeights?.[k] ?? 1;
+    if (!(Number.isInteger(weight) && weight >= 1)) throw new Error(`the weight of ${dir} must be a whole number ≥ 1 (got ${weight})`);
     for (const c of listTrainingCases(dir)) {
       const prev = byId.get(c.id);
       if (prev) throw new InputError(c.volume, `case id ${c.id} appears twice (also ${prev.volume})`);
-      byId.set(c.id, c);
+      byId.set(c.id, { ...c, weight });
     }
-  }
+  });
   return [...byId.values()];
+}
+
+/** The manifest's caseWeights: the cases whose weight is not 1, in case order (nothing when none). */
+function caseWeightsOf(prepared: readonly PreparedCase[]): { caseWeights?: Record<string, number> } {
+  const weighted = prepared.filter((p) => p.weight !== 1);
+  return weighted.length > 0 ? { caseWeights: Object.fromEntries(weighted.map((p) => [p.id, p.weight])) } : {};
 }
 
 const seconds = (t0: number): number => Math.round((performance.now() - t0) / 10) / 100;
 
 export interface PrepareOptions {
   dataDirs: string[];
+  dataWeights?: number[];
   seed: number;
   config: TrainConfig;
   log: (line: string) => void;
@@ -120,7 +139,7 @@ export interface PreparedCohort {
 export async function prepareCohort(opts: PrepareOptions): Promise<PreparedCohort> {
   const { config, log } = opts;
   const stageSeconds: Record<string, number> = {};
-  const files = gatherCases(opts.dataDirs);
+  const files = gatherCases(opts.dataDirs, opts.dataWeights);
   const order = caseOrder(files.map((c) => c.id), opts.seed);
   const byId = new Map(files.map((c) => [c.id, c]));
   const cases = order.map((id) => byId.get(id)!);
@@ -190,7 +209,7 @@ export async function prepareCohort(opts: PrepareOptions): Promise<PreparedCohor
     const box = boundingBox(tumourNative, scan.native.dims);
     if (box && config.refiner.enabled) {
       const grid = nativeGrid(scan);
-      for (let r = 0; r < config.refiner.roisPerCase; r++) {
+      for (let r = 0; r < config.refiner.roisPerCase * c.weight; r++) {
         const { min, max } = jitterBox(box.min, box.max, r === 0 ? 0 : 0.2, caseRng);
         const roi = roiAroundBox(grid, min, max, config.refiner.roiSamples, 2 * caseRng.uniform(0.85, 1.2), 24);
         const ctHu = sampleIntoRoi(scan.native.data, grid, roi);
@@ -206,6 +225,7 @@ export async function prepareCohort(opts: PrepareOptions): Promise<PreparedCohor
       grid: scan.grid,
       tumour: packMask(tumour),
       tumourVoxels,
+      weight: c.weight,
       lungs: { found: lungs.found, crop: lungs.crop, warnings: lungs.warnings, midlineX: lungs.midlineX, lungs: packMask(lungs.lungs) },
       rois,
     });
@@ -371,8 +391,10 @@ async function trainWithFeatureStore(opts: TrainOptions, storeDir: string): Prom
     for (const c of cands) {
       const y = candidateLabel(c, tumour, p.tumourVoxels);
       hit ||= y === 1;
-      candRows.push(...c.features);
-      candLabels.push(y);
+      for (let k = 0; k < p.weight; k++) {
+        candRows.push(...c.features);
+        candLabels.push(y);
+      }
     }
     if (hit) found++;
     else log(`${p.id}: the tumour is not among the ${cands.length} out-of-fold candidates`);
@@ -406,6 +428,7 @@ async function trainWithFeatureStore(opts: TrainOptions, storeDir: string): Prom
     config: config.name,
     seed: opts.seed,
     caseOrder: order,
+    ...caseWeightsOf(prepared),
     versions: packageVersions(),
     hasRefiner: refiner !== null,
   };
@@ -538,7 +561,7 @@ function sampleVoxelRows(p: PreparedCase, table: VoxelFeatureTable, config: Trai
   const all = [...chosenPos, ...chosenHard, ...chosenRand];
   const rows = new Float32Array(all.length * F);
   const labels = new Uint8Array(all.length);
-  const weights = new Float32Array(all.length).fill(1);
+  const weights = new Float32Array(all.length).fill(p.weight);
   all.forEach((r, i) => {
     rows.set(table.rows.subarray(r * F, (r + 1) * F), i * F);
     labels[i] = i < chosenPos.length ? 1 : 0;

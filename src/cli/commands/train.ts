@@ -1,11 +1,30 @@
+import { resolve } from 'node:path';
 import type { Command } from '../command.js';
 import { cohortOptions, intOption, parseCommandArgs, requireOption } from '../command.js';
+import { UsageError } from '../../core/errors.js';
 import { trainModel } from '../../pipeline/train.js';
+
+/**
+ * Each --data folder's weight from the --weight DIR=N options (1 when not named); DIR must be one
+ * of the --data folders (compared as resolved paths), N a whole number from 1 to 100.
+ */
+export function dataWeightsOption(dataDirs: readonly string[], weights: readonly string[] = []): number[] {
+  const out = dataDirs.map(() => 1);
+  for (const w of weights) {
+    const eq = w.lastIndexOf('=');
+    const n = eq > 0 ? Number(w.slice(eq + 1)) : NaN;
+    if (!(Number.isInteger(n) && n >= 1 && n <= 100)) throw new UsageError(`--weight must be DIR=N with N a whole number from 1 to 100, got '${w}'`);
+    const k = dataDirs.findIndex((d) => resolve(d) === resolve(w.slice(0, eq)));
+    if (k < 0) throw new UsageError(`--weight ${w}: ${w.slice(0, eq)} is not one of the --data folders`);
+    out[k] = n;
+  }
+  return out;
+}
 
 export const trainCommand: Command = {
   name: 'train',
   summary: 'train a model from scratch on labelled cohorts (challenge layout)',
-  usage: `usage: lungtumor train --data DIR [--data DIR ...] --model DIR [--seed N] [--config default|fast] [--workers N] [--cache DIR]
+  usage: `usage: lungtumor train --data DIR [--data DIR ...] --model DIR [--weight DIR=N] [--seed N] [--config default|fast] [--workers N] [--cache DIR]
 
 Trains the whole pipeline (plans, voxel classifier, candidate classifier, refiner) on every case of
 the given folders (challenge layout: DIR/train/volume/<ID>_vol.nii.gz, DIR/train/seg/<ID>_seg.nii.gz,
@@ -16,6 +35,9 @@ at the end; an interrupted run leaves no model behind and can simply be run agai
 options:
   --data DIR       a cohort folder (repeat for several)
   --model DIR      the model folder to write (replaced when it exists)
+  --weight DIR=N   the cases of --data folder DIR count N times (1 to 100; default 1): their voxel
+                   rows weigh N, their candidates repeat N times, the refiner gets N times their
+                   ROIs. E.g. real scans beside a larger synthetic cohort. Repeat for several
   --seed N         seed of every random choice (default 0)
   --config NAME    'default' (the real one) or 'fast' (a small model in well under a minute, for tests)
   --workers N      feature worker threads (default 2; 0 runs in the main thread)
@@ -29,6 +51,7 @@ options:
   async run(args) {
     const o = parseCommandArgs(trainCommand, args, {
       data: { type: 'string', multiple: true },
+      weight: { type: 'string', multiple: true },
       model: { type: 'string' },
       seed: { type: 'string' },
       config: { type: 'string' },
@@ -41,6 +64,7 @@ options:
     const { dataDirs, config, workers, device } = cohortOptions(o);
     await trainModel({
       dataDirs,
+      dataWeights: dataWeightsOption(dataDirs, o.weight),
       modelDir: requireOption(o.model, 'model'),
       seed: intOption(o.seed, 'seed', 0),
       config,
