@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { runCli, startCli, tempDir } from './helpers.js';
 import { generateCase, writeCohort } from '../src/synth/index.js';
 import { writeNifti } from '../src/io/nifti.js';
+import { readManifest } from '../src/pipeline/model-folder.js';
 import { boundingBox } from '../src/core/morphology.js';
 import { applyAffine } from '../src/geometry/affine.js';
 import type { Mat4, Vec3 } from '../src/core/volume.js';
@@ -55,6 +56,11 @@ test('train -> predict -> evaluate on a small synthetic cohort; same seed gives 
   assert.equal(rw.status, 0, rw.stderr);
   assert.deepEqual(JSON.parse(readFileSync(join(w, 'model.json'), 'utf8')).caseWeights, Object.fromEntries(manifest.caseOrder.map((id: string) => [id, 2])));
   for (const f of ['candidate_classifier.json', 'refiner.weights.bin']) assert.ok(!readFileSync(join(a, f)).equals(readFileSync(join(w, f))), `${f} is the same with weight 2`);
+  assert.equal(readManifest(w).caseWeights?.['SYN-0001'], 2);
+  const badWeights = join(dir, 'model-bad-weights');
+  mkdirSync(badWeights);
+  writeFileSync(join(badWeights, 'model.json'), JSON.stringify({ ...manifest, caseWeights: { 'SYN-0001': 0 } }));
+  assert.throws(() => readManifest(badWeights), /not a lungtumor model manifest/);
 
   // In-sample: the pipeline must find and outline the tumours it was trained on.
   const pred = join(dir, 'pred');

@@ -88,13 +88,18 @@ export function readJson(path: string): unknown {
   }
 }
 
+function validCaseWeights(w: unknown): boolean {
+  return typeof w === 'object' && w !== null && !Array.isArray(w) && Object.values(w).every((v) => Number.isInteger(v) && (v as number) >= 1);
+}
+
 export function readManifest(modelDir: string): ModelManifest {
   if (!existsSync(modelDir)) throw new InputError(modelDir, 'model folder not found');
   const path = join(modelDir, MODEL_FILES.manifest);
   const m = readJson(path) as ModelManifest;
   if (
     !m || m.format !== MODEL_FORMAT || m.version !== MODEL_VERSION || typeof m.seed !== 'number' ||
-    !Array.isArray(m.caseOrder) || typeof m.hasRefiner !== 'boolean'
+    !Array.isArray(m.caseOrder) || typeof m.hasRefiner !== 'boolean' ||
+    (m.caseWeights !== undefined && !validCaseWeights(m.caseWeights))
   ) {
     throw new InputError(path, `not a lungtumor model manifest (format ${MODEL_FORMAT} version ${MODEL_VERSION})`);
   }
