@@ -88,8 +88,13 @@ export function readJson(path: string): unknown {
   }
 }
 
+/** A training weight (`train --weight`): a whole number ≥ 1. */
+export function isCaseWeight(v: unknown): v is number {
+  return Number.isInteger(v) && (v as number) >= 1;
+}
+
 function validCaseWeights(w: unknown): boolean {
-  return typeof w === 'object' && w !== null && !Array.isArray(w) && Object.values(w).every((v) => Number.isInteger(v) && (v as number) >= 1);
+  return typeof w === 'object' && w !== null && !Array.isArray(w) && Object.values(w).every(isCaseWeight);
 }
 
 export function readManifest(modelDir: string): ModelManifest {

@@ -27,7 +27,7 @@ import { maskToNative, nativeGrid, nativeMaskFraction, nativeMaskToWorking, toWo
 import { computeScanVoxels, selectFeatureColumns, type LungsForFeatures } from './voxels.js';
 import { featureCacheKey, readFeatureCache, writeFeatureCache } from './feature-cache.js';
 import { roiAroundBox, sampleIntoRoi, type Roi } from './roi.js';
-import { MODEL_FILES, MODEL_FORMAT, MODEL_VERSION, packageVersions, writeJson, type ModelManifest } from './model-folder.js';
+import { isCaseWeight, MODEL_FILES, MODEL_FORMAT, MODEL_VERSION, packageVersions, writeJson, type ModelManifest } from './model-folder.js';
 import { FEATURE_DESCRIPTIONS } from '../features/index.js';
 import { buildRefinerInput, trainRefinerStage, saveRefinerStage } from './refiner-stage.js';
 
@@ -90,13 +90,15 @@ export function caseOrder(ids: string[], seed: number): string[] {
   return new Rng(seed ^ 0x5eed).shuffled([...ids].sort());
 }
 
+type WeightedCase = CaseFiles & { weight: number };
+
 /** Every labelled case of the folders, with its folder's weight; an id found twice is an error. */
-export function gatherCases(dataDirs: string[], dataWeights?: number[]): (CaseFiles & { weight: number })[] {
+export function gatherCases(dataDirs: string[], dataWeights?: number[]): WeightedCase[] {
   if (dataWeights && dataWeights.length !== dataDirs.length) throw new Error(`gatherCases: ${dataWeights.length} weights for ${dataDirs.length} folders`);
-  const byId = new Map<string, CaseFiles & { weight: number }>();
+  const byId = new Map<string, WeightedCase>();
   dataDirs.forEach((dir, k) => {
     const weight = dataWeights?.[k] ?? 1;
-    if (!(Number.isInteger(weight) && weight >= 1)) throw new Error(`the weight of ${dir} must be a whole number ≥ 1 (got ${weight})`);
+    if (!isCaseWeight(weight)) throw new Error(`the weight of ${dir} must be a whole number ≥ 1 (got ${weight})`);
     for (const c of listTrainingCases(dir)) {
       const prev = byId.get(c.id);
       if (prev) throw new InputError(c.volume, `case id ${c.id} appears twice (also ${prev.volume})`);
@@ -116,6 +118,7 @@ const seconds = (t0: number): number => Math.round((performance.now() - t0) / 10
 
 export interface PrepareOptions {
   dataDirs: string[];
+  /** As TrainOptions.dataWeights. */
   dataWeights?: number[];
   seed: number;
   config: TrainConfig;

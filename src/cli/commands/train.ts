@@ -3,6 +3,7 @@ import type { Command } from '../command.js';
 import { cohortOptions, intOption, parseCommandArgs, requireOption } from '../command.js';
 import { UsageError } from '../../core/errors.js';
 import { trainModel } from '../../pipeline/train.js';
+import { isCaseWeight } from '../../pipeline/model-folder.js';
 
 /**
  * Each --data folder's weight from the --weight DIR=N options (1 when not named); DIR must be one
@@ -13,7 +14,7 @@ export function dataWeightsOption(dataDirs: readonly string[], weights: readonly
   for (const w of weights) {
     const eq = w.lastIndexOf('=');
     const n = eq > 0 ? Number(w.slice(eq + 1)) : NaN;
-    if (!(Number.isInteger(n) && n >= 1 && n <= 100)) throw new UsageError(`--weight must be DIR=N with N a whole number from 1 to 100, got '${w}'`);
+    if (!(isCaseWeight(n) && n <= 100)) throw new UsageError(`--weight must be DIR=N with N a whole number from 1 to 100, got '${w}'`);
     const k = dataDirs.findIndex((d) => resolve(d) === resolve(w.slice(0, eq)));
     if (k < 0) throw new UsageError(`--weight ${w}: ${w.slice(0, eq)} is not one of the --data folders`);
     out[k] = n;
