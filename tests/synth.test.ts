@@ -7,9 +7,9 @@ import { Rng } from '../src/core/random.js';
 import type { Volume } from '../src/core/volume.js';
 import { readNifti } from '../src/io/nifti.js';
 import { listTrainingCases } from '../src/io/cohort.js';
-import { samplePatient, bodySection } from '../src/synth/anatomy.js';
+import { lungSdf, samplePatient, bodySection } from '../src/synth/anatomy.js';
 import { chooseGrid } from '../src/synth/grid.js';
-import { MAX_DISTRACTOR_TO_TUMOUR, MIN_TUMOUR_DIAMETER_MM, planTumour, TUMOUR_LOCATIONS, TUMOUR_SHAPES } from '../src/synth/lesions.js';
+import { MAX_DISTRACTOR_TO_TUMOUR, MIN_TUMOUR_DIAMETER_MM, OPACITY_MIN_DIAMETER_MM, OPACITY_SHARE, planOpacity, planTumour, TUMOUR_LOCATIONS, TUMOUR_SHAPES } from '../src/synth/lesions.js';
 import { caseSeed, casePaths, generateCase, META_COLUMNS, writeCohort, type SynthCase } from '../src/synth/index.js';
 import { runCli, tempDir } from './helpers.js';
 
@@ -377,13 +377,82 @@ describe('synth design ranges (no rendering)', () => {
     assert.deepEqual([...shapes].sort(), [...TUMOUR_SHAPES].sort());
     assert.deepEqual([...locs].sort(), [...TUMOUR_LOCATIONS].sort());
   });
+
+  test('about 40 % of tumours of 2 cm or more get an opacity wedge, pointing into the lung', () => {
+    let eligible = 0;
+    let withOpacity = 0;
+    for (let i = 0; i < 200; i++) {
+      const rng = new Rng(2000 + i);
+      const p = samplePatient(rng.fork());
+      const t = planTumour(rng.fork(), p, 5);
+      const o = planOpacity(rng.fork(), p, t);
+      if (t.diameterMm < OPACITY_MIN_DIAMETER_MM) {
+        assert.equal(o, null);
+        continue;
+      }
+      eligible++;
+      if (!o) continue;
+      withOpacity++;
+      assert.deepEqual(o.apex, t.centre);
+      assert.ok(Math.abs(Math.hypot(...o.axis) - 1) < 1e-12);
+      // At least a third of its axis beyond the tumour is in the lungs.
+      let inLung = 0;
+      for (let s = 1; s <= 12; s++) {
+        const r = t.diameterMm / 2 + ((o.body.radius - t.diameterMm / 2) * s) / 12;
+        if (lungSdf(p, t.centre[0] + r * o.axis[0], t.centre[1] + r * o.axis[1], t.centre[2] + r * o.axis[2]) < 0) inLung++;
+      }
+      assert.ok(inLung >= 4, `the wedge points out of the lungs (${inLung} of 12)`);
+    }
+    assert.ok(eligible >= 80, `${eligible} tumours of 2 cm or more`);
+    const share = withOpacity / eligible;
+    assert.ok(Math.abs(share - OPACITY_SHARE) < 0.15, `share ${share}`);
+  });
+
+  test('an opacity wedge is soft tissue in the lungs beside the tumour, outside its mask', () => {
+    const all = Array.from({ length: 20 }, (_, i) => generateCase(11, i, { collapse: true }));
+    const index = all.findIndex((x) => x.meta.adjacentOpacity !== null && x.meta.adjacentOpacity.reachMm > 40);
+    assert.ok(index >= 0, 'no case with a large opacity among 20');
+    const c = all[index]!;
+    const o = c.meta.adjacentOpacity!;
+    const apex = c.meta.tumour.centreWorldMm;
+    const cosInner = Math.cos((0.8 * o.halfAngleDeg * Math.PI) / 180);
+    const [nx, ny, nz] = c.ct.dims;
+    let inside = 0;
+    let dense = 0;
+    for (let k = 0; k < nz; k++) for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++) {
+      const v = i + nx * (j + ny * k);
+      if (!c.lungs[v]) continue;
+      const w = world(c.ct, i, j, k);
+      const d = [w[0] - apex[0], w[1] - apex[1], w[2] - apex[2]];
+      const dist = Math.hypot(d[0]!, d[1]!, d[2]!);
+      if (dist > o.reachMm || d[0]! * o.axis[0] + d[1]! * o.axis[1] + d[2]! * o.axis[2] < cosInner * dist) continue;
+      inside++;
+      if (c.ct.data[v]! > -300) dense++;
+    }
+    assert.ok(inside >= 20, `${c.id}: ${inside} lung voxels in the wedge`);
+    // Airway lumens it crosses stay air (air bronchograms); the rest is the opacity's soft tissue.
+    assert.ok(dense >= 0.9 * inside, `${c.id}: ${dense} of ${inside} wedge voxels denser than -300 HU`);
+
+    // Without --collapse the same case has no wedge, and only its lung voxels differ.
+    const plain = generateCase(11, index);
+    assert.equal(plain.meta.adjacentOpacity, null);
+    assert.deepEqual(plain.tumour, c.tumour);
+    assert.deepEqual(plain.lungs, c.lungs);
+    let changed = 0;
+    for (let v = 0; v < c.ct.data.length; v++) {
+      if (plain.ct.data[v] === c.ct.data[v]) continue;
+      assert.equal(c.lungs[v], 1, `voxel ${v} outside the lungs changed`);
+      changed++;
+    }
+    assert.ok(changed >= inside, `${changed} voxels changed`);
+  });
 });
 
 describe('lungtumor synth (CLI)', () => {
   test('--help describes every option', () => {
     const r = runCli(['synth', '--help']);
     assert.equal(r.status, 0);
-    for (const o of ['--out', '--cases', '--seed', '--size', '--force', '--quiet']) assert.ok(r.stdout.includes(o), o);
+    for (const o of ['--out', '--cases', '--seed', '--size', '--collapse', '--force', '--quiet']) assert.ok(r.stdout.includes(o), o);
   });
 
   test('bad arguments exit 2 with a one-line message', (t) => {

@@ -7,10 +7,10 @@ import type { Volume } from '../core/volume.js';
 import { lungSdf, samplePatient, type Patient } from './anatomy.js';
 import { buildBody, hilumPoint, type BodyBuild } from './body.js';
 import { chooseGrid, type CaseGrid, type SynthSize, type VoxelOrder } from './grid.js';
-import { lesionShapes, nearbyVessels, planDistractors, planTumour } from './lesions.js';
+import { lesionShapes, nearbyVessels, planDistractors, planOpacity, planTumour } from './lesions.js';
 import { drawClinical, type SynthMeta } from './meta.js';
 import { render } from './render.js';
-import { Tube, type Shape, type Vec } from './shapes.js';
+import { Tube, blobRadiusBounds, type Shape, type Vec } from './shapes.js';
 import { growTree, type TreeOptions } from './trees.js';
 
 export interface GenerateOptions {
@@ -22,6 +22,12 @@ export interface GenerateOptions {
    * the LPS case is the exact mirror (x and y reversed) of the RAS one, with matching affines.
    */
   order?: VoxelOrder;
+  /**
+   * Give some tumours a wedge of collapsed or consolidated lung against them (see `planOpacity`):
+   * a harder cohort, where the pipeline over-segments as it does on real collapse. Off by default,
+   * and then the case is byte-identical to one made without the option.
+   */
+  collapse?: boolean;
 }
 
 export interface SynthCase {
@@ -131,6 +137,7 @@ export function generateCase(seed: number, index: number, opts: GenerateOptions 
   const rLesion = rng.fork();
   const rNoise = rng.fork();
   const rMeta = rng.fork();
+  const rOpacity = rng.fork();
   const p = samplePatient(rPatient);
   const grid = chooseGrid(rGrid, p, size, opts.order);
   const [dx, , dz] = grid.spacing;
@@ -141,7 +148,8 @@ export function generateCase(seed: number, index: number, opts: GenerateOptions 
   const tumour = planTumour(rLesion, p, small ? Math.max(5, 2.5 * dx, 1.5 * dz) : 5);
   const nodules = planDistractors(rLesion, p, tumour, small ? Math.max(3, 1.5 * dx) : 3);
   const near = nearbyVessels(rLesion, p, tumour);
-  const shapes = [...body.shapes, ...trees, ...lesionShapes(p, tumour, nodules, near)];
+  const opacity = opts.collapse ? planOpacity(rOpacity, p, tumour) : null;
+  const shapes = [...body.shapes, ...trees, ...lesionShapes(p, tumour, nodules, near, opacity)];
   const noiseSd = rNoise.uniform(10, 30);
   const out = render(grid, shapes, p.hu.air, { sdHu: noiseSd }, rNoise);
 
@@ -176,6 +184,9 @@ export function generateCase(seed: number, index: number, opts: GenerateOptions 
       ggoHu: tumour.ggoHu,
       inLungFraction: tumourVoxels > 0 ? inLung / tumourVoxels : 0,
     },
+    adjacentOpacity: opacity
+      ? { hu: opacity.hu, axis: [...opacity.axis], halfAngleDeg: (Math.acos(opacity.cosHalfAngle) * 180) / Math.PI, reachMm: blobRadiusBounds(opacity.body)[0] * opacity.body.radius }
+      : null,
     distractors: nodules.map((d) => ({ centreWorldMm: toWorld(grid, d.centre), diameterMm: d.diameterMm, kind: d.kind, hu: d.hu })),
     voxelOrder: grid.order,
     dims: [...grid.dims],

@@ -23,6 +23,8 @@ export interface CohortOptions {
   cases: number;
   seed: number;
   size?: SynthSize;
+  /** Collapsed or consolidated lung against some tumours (`GenerateOptions.collapse`). */
+  collapse?: boolean;
   /** Replace a non-empty existing output folder (otherwise that is an InputError). */
   force?: boolean;
   /** Called after each case is written (for a progress bar). */
@@ -92,7 +94,7 @@ export async function writeCohort(outDir: string, opts: CohortOptions): Promise<
   const metas: SynthMeta[] = [];
   await writeDirAtomic(outDir, (tmp) => {
     for (let i = 0; i < opts.cases; i++) {
-      const c = generateCase(opts.seed, i, { size: opts.size ?? 'small' });
+      const c = generateCase(opts.seed, i, { size: opts.size ?? 'small', collapse: opts.collapse ?? false });
       writeCase(tmp, c);
       ids.push(c.id);
       metas.push(c.meta);

@@ -1,10 +1,10 @@
 /**
- * The primary tumour and the distractor nodules of a synthetic case: their shapes, HU and where
- * they sit in the lungs (anatomy frame, mm).
+ * The primary tumour, the distractor nodules and the consolidated lung beside the tumour of a
+ * synthetic case: their shapes, HU and where they sit in the lungs (anatomy frame, mm).
  */
 import type { Rng } from '../core/random.js';
 import { isRightLung, lobeOf, lungParts, lungSdf, type Lobe, type Patient } from './anatomy.js';
-import { Blob, Ellipsoid, Tube, blobRadiusBounds, blobSdf, type BlobSpec, type Shape, type Texture, type TubeSpec, type Vec } from './shapes.js';
+import { Blob, Ellipsoid, Tube, blobRadiusBounds, blobSdf, type BlobSpec, type Shape, type SliceCtx, type Texture, type TubeSpec, type Vec } from './shapes.js';
 
 export type TumourShape = 'round' | 'lobulated' | 'spiculated' | 'part-solid';
 export type TumourLocation = 'intraparenchymal' | 'pleural' | 'mediastinal';
@@ -260,6 +260,71 @@ export function planDistractors(rng: Rng, p: Patient, tumour: TumourPlan, minDia
   return out;
 }
 
+/**
+ * Consolidated or collapsed lung against the tumour (post-obstructive atelectasis, pneumonia): soft
+ * tissue of about the tumour's density that is not tumour. A wedge of lung with its apex at the
+ * tumour centre, mostly pointing away from the mediastinum (collapse and consolidation spread
+ * towards the periphery) and cut off by the lung's own boundary; the airway lumens it engulfs stay
+ * as air bronchograms.
+ */
+export interface OpacityPlan {
+  /** Round limit of the wedge, centred on the tumour. */
+  body: BlobSpec;
+  apex: Vec;
+  /** Unit axis of the wedge. */
+  axis: Vec;
+  /** Cosine of the wedge's half-angle. */
+  cosHalfAngle: number;
+  hu: number;
+  texture: { k: Vec; phase: Vec; amp: number }[];
+}
+
+/** Share of tumours of at least `OPACITY_MIN_DIAMETER_MM` that get an adjacent opacity. */
+export const OPACITY_SHARE = 0.4;
+export const OPACITY_MIN_DIAMETER_MM = 20;
+
+/** An opacity against the tumour, or null (most tumours). */
+export function planOpacity(rng: Rng, p: Patient, t: TumourPlan): OpacityPlan | null {
+  if (t.diameterMm < OPACITY_MIN_DIAMETER_MM || rng.next() >= OPACITY_SHARE) return null;
+  const R = t.diameterMm / 2;
+  const lateral = t.centre[0] >= 0 ? 1 : -1;
+  const hu = rng.uniform(-30, 45);
+  const reach = Math.min(80, R * rng.uniform(1.6, 3));
+  const halfAngle = rng.uniform(20, 45) * (Math.PI / 180);
+  // The direction with the most lung beyond the tumour, among a few biased away from the mediastinum.
+  let axis: Vec = [lateral, 0, 0];
+  let best = -1;
+  for (let k = 0; k < 8; k++) {
+    const u = unit(rng);
+    const d = [u[0] + 0.6 * lateral, u[1], u[2]];
+    const n = Math.hypot(d[0]!, d[1]!, d[2]!) || 1;
+    const dir: Vec = [d[0]! / n, d[1]! / n, d[2]! / n];
+    let inLung = 0;
+    for (let s = 1; s <= 6; s++) {
+      const r = R + ((reach - R) * s) / 6;
+      if (lungSdf(p, t.centre[0] + dir[0] * r, t.centre[1] + dir[1] * r, t.centre[2] + dir[2] * r) < -2) inLung++;
+    }
+    if (inLung > best) {
+      best = inLung;
+      axis = dir;
+    }
+  }
+  if (best < 2) return null;
+  const texture = [0, 1].map(() => ({
+    k: [rng.uniform(0.2, 0.6), rng.uniform(0.2, 0.6), rng.uniform(0.2, 0.6)] as Vec,
+    phase: [rng.uniform(0, 6.3), rng.uniform(0, 6.3), rng.uniform(0, 6.3)] as Vec,
+    amp: rng.uniform(3, 8),
+  }));
+  return {
+    body: at(blob(rng, reach, rng.int(3, 6), [0.1, 0.3], [2, 6], 0.2), t.centre),
+    apex: t.centre,
+    axis,
+    cosHalfAngle: Math.cos(halfAngle),
+    hu,
+    texture,
+  };
+}
+
 /** Vessels passing close by the tumour (tangent to it), which a candidate detector must not merge. */
 export function nearbyVessels(rng: Rng, p: Patient, t: TumourPlan): TubeSpec[] {
   const out: TubeSpec[] = [];
@@ -287,7 +352,7 @@ export function nearbyVessels(rng: Rng, p: Patient, t: TumourPlan): TubeSpec[] {
   return out;
 }
 
-function textureOf(t: TumourPlan): Texture {
+function textureOf(t: { texture: TumourPlan['texture'] }): Texture {
   const tex = t.texture;
   return (x, y, z) => {
     let v = 0;
@@ -296,13 +361,28 @@ function textureOf(t: TumourPlan): Texture {
   };
 }
 
-/** Shapes for the vessels by the tumour, the distractors and the tumour, in paint order (the tumour last, over everything). */
-export function lesionShapes(p: Patient, t: TumourPlan, nodules: readonly Nodule[], vessels: readonly TubeSpec[]): Shape[] {
+/**
+ * Shapes for the vessels by the tumour, the distractors, the opacity against the tumour (if any) and
+ * the tumour, in paint order (the tumour last, over everything).
+ */
+export function lesionShapes(p: Patient, t: TumourPlan, nodules: readonly Nodule[], vessels: readonly TubeSpec[], opacity: OpacityPlan | null = null): Shape[] {
   const out: Shape[] = [];
   for (const v of vessels) out.push(new Tube(v, p.hu.blood));
   for (const n of nodules) {
     const r = n.diameterMm / 2;
     out.push(new Ellipsoid(n.centre, [r, r * 0.95, r * 1.05], 0.5, n.hu));
+  }
+  if (opacity) {
+    // Lung only, and not the airway lumens (about -1000 HU against the lung's -850).
+    const [ax, ay, az] = opacity.apex;
+    const [ux, uy, uz] = opacity.axis;
+    const inWedge = (c: SliceCtx, idx: number): boolean => {
+      if (c.lungs[idx] !== 1 || !(c.hu[idx]! > -960)) return false;
+      const i = idx % c.nx;
+      const px = c.ax[i]! - ax, py = c.ay[(idx - i) / c.nx]! - ay, pz = c.z - az;
+      return px * ux + py * uy + pz * uz >= opacity.cosHalfAngle * Math.hypot(px, py, pz);
+    };
+    out.push(new Blob(opacity.body, opacity.hu, 'over', false, textureOf(opacity), inWedge));
   }
   const tex = textureOf(t);
   if (t.shape === 'part-solid') {

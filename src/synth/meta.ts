@@ -43,6 +43,12 @@ export interface SynthMeta {
     /** Share of the tumour mask inside the lung envelope (1 for intraparenchymal tumours). */
     inLungFraction: number;
   };
+  /**
+   * Consolidated or collapsed lung painted against the tumour (not tumour): a wedge of lung with its
+   * apex at the tumour centre, its unit axis (RAS), half-angle and the distance from the apex it
+   * reaches at least, where there is lung; null when none.
+   */
+  adjacentOpacity: { hu: number; axis: [number, number, number]; halfAngleDeg: number; reachMm: number } | null;
   distractors: { centreWorldMm: [number, number, number]; diameterMm: number; kind: NoduleKind; hu: number }[];
   voxelOrder: VoxelOrder;
   dims: Vec3;

@@ -445,6 +445,8 @@ export class Blob implements Shape {
     private readonly mode: PaintMode = 'over',
     private readonly isTumour = false,
     private readonly texture: Texture | null = null,
+    /** Which voxels of the slice it may paint (all when null): e.g. only aerated lung. */
+    private readonly paintable: ((c: SliceCtx, idx: number) => boolean) | null = null,
   ) {
     const [lo, hi] = blobRadiusBounds(spec);
     this.rLo = lo * spec.radius;
@@ -486,6 +488,7 @@ export class Blob implements Shape {
         const r2 = lx * lx + ly * ly + lz * lz;
         if (r2 >= rOut2) continue;
         const idx = row + i;
+        if (this.paintable && !this.paintable(c, idx)) continue;
         const val = tex ? this.hu + tex(c.ax[i]!, c.ay[j]!, c.z) : this.hu;
         if (r2 <= rIn2) {
           blend(hu, idx, 1, val, this.mode);

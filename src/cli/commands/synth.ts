@@ -4,7 +4,7 @@ import { InputError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { MAX_CASES, SYNTH_SIZES, writeCohort, type SynthSize } from '../../synth/index.js';
 
-const usage = `usage: lungtumor synth --out DIR [--cases N] [--seed S] [--size small|full] [--force] [--quiet]
+const usage = `usage: lungtumor synth --out DIR [--cases N] [--seed S] [--size small|full] [--collapse] [--force] [--quiet]
 
 Writes a synthetic thoracic CT cohort with known tumours, in the challenge's layout:
   DIR/train/volume/SYN-0001_vol.nii.gz        CT, int16 HU
@@ -27,6 +27,9 @@ options:
                    files; case i depends only on (seed, i), so 5 cases are a prefix of 10.
   --size SIZE      small: 96x96x48 voxels, ~4 mm in-plane, for tests (default)
                    full:  512x512 in-plane, 0.6-1.0 mm, 90-300 slices of 1-5 mm, like real scans
+  --collapse       a harder cohort: 40 % of tumours of 2 cm or more get a wedge of collapsed or
+                   consolidated lung against them (soft tissue, not tumour). Without it the
+                   cases are exactly those of the same seed made before this option existed.
   --force          replace DIR if it exists and is not empty (only once the new cohort is complete)
   --quiet          no progress output
   -h, --help       this help
@@ -43,6 +46,7 @@ export const synthCommand: Command = {
       seed: { type: 'string' },
       size: { type: 'string' },
       force: { type: 'boolean' },
+      collapse: { type: 'boolean' },
       quiet: { type: 'boolean' },
     });
     if (!v) return 0;
@@ -54,7 +58,7 @@ export const synthCommand: Command = {
     const size = (v.size ?? 'small') as SynthSize;
     if (!SYNTH_SIZES.includes(size)) throw new InputError('', `--size must be one of ${SYNTH_SIZES.join(', ')}, got '${v.size}'`);
     const progress = new Progress('synth', cases, process.stderr, v.quiet ?? false);
-    const result = await writeCohort(out, { cases, seed, size, force: v.force ?? false, onCase: (id) => progress.tick(id) });
+    const result = await writeCohort(out, { cases, seed, size, collapse: v.collapse ?? false, force: v.force ?? false, onCase: (id) => progress.tick(id) });
     if (!v.quiet) process.stderr.write(`wrote ${result.ids.length} cases to ${out}\n`);
     return 0;
   },
