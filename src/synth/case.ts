@@ -185,7 +185,7 @@ export function generateCase(seed: number, index: number, opts: GenerateOptions 
       inLungFraction: tumourVoxels > 0 ? inLung / tumourVoxels : 0,
     },
     adjacentOpacity: opacity
-      ? { hu: opacity.hu, axis: [...opacity.axis], halfAngleDeg: (Math.acos(opacity.cosHalfAngle) * 180) / Math.PI, reachMm: blobRadiusBounds(opacity.body)[0] * opacity.body.radius }
+      ? { hu: opacity.hu, axis: [...opacity.axis], halfAngleDeg: opacity.halfAngleDeg, reachMm: blobRadiusBounds(opacity.body)[0] * opacity.body.radius }
       : null,
     distractors: nodules.map((d) => ({ centreWorldMm: toWorld(grid, d.centre), diameterMm: d.diameterMm, kind: d.kind, hu: d.hu })),
     voxelOrder: grid.order,

@@ -122,6 +122,15 @@ function drawDiameter(rng: Rng, minMm: number, maxMm: number): number {
   return Math.exp(rng.uniform(Math.log(minMm), Math.log(maxMm)));
 }
 
+/** A smooth HU texture: `waves` products of sines, wave numbers 0.2..kMax per mm, amplitudes in HU. */
+function drawTexture(rng: Rng, waves: number, kMax: number, amp: [number, number]): TumourPlan['texture'] {
+  return Array.from({ length: waves }, () => ({
+    k: [rng.uniform(0.2, kMax), rng.uniform(0.2, kMax), rng.uniform(0.2, kMax)] as Vec,
+    phase: [rng.uniform(0, 6.3), rng.uniform(0, 6.3), rng.uniform(0, 6.3)] as Vec,
+    amp: rng.uniform(amp[0], amp[1]),
+  }));
+}
+
 /**
  * Plans the primary tumour: shape, size, HU, and a place in the lungs matching its location class.
  * `minDiameterMm` keeps tumours at least ~2 voxels across on coarse grids.
@@ -135,11 +144,7 @@ export function planTumour(rng: Rng, p: Patient, minDiameterMm: number): TumourP
   const wanted: TumourLocation = rng.next() < 0.45 ? 'intraparenchymal' : rng.next() < 0.62 ? 'pleural' : 'mediastinal';
   const solidHu = rng.uniform(-20, 60);
   const ggoHu = shape === 'part-solid' ? rng.uniform(-600, -300) : null;
-  const texture = [0, 1, 2].map(() => ({
-    k: [rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8)] as Vec,
-    phase: [rng.uniform(0, 6.3), rng.uniform(0, 6.3), rng.uniform(0, 6.3)] as Vec,
-    amp: rng.uniform(2, 6),
-  }));
+  const texture = drawTexture(rng, 3, 0.8, [2, 6]);
   const spiculeCount = shape === 'spiculated' ? rng.int(8, 24) : 0;
   const spikeDirs = Array.from({ length: spiculeCount }, () => unit(rng));
   const spikeLen = spikeDirs.map(() => rng.uniform(0.3, 1.0));
@@ -273,10 +278,9 @@ export interface OpacityPlan {
   apex: Vec;
   /** Unit axis of the wedge. */
   axis: Vec;
-  /** Cosine of the wedge's half-angle. */
-  cosHalfAngle: number;
+  halfAngleDeg: number;
   hu: number;
-  texture: { k: Vec; phase: Vec; amp: number }[];
+  texture: TumourPlan['texture'];
 }
 
 /** Share of tumours of at least `OPACITY_MIN_DIAMETER_MM` that get an adjacent opacity. */
@@ -290,7 +294,7 @@ export function planOpacity(rng: Rng, p: Patient, t: TumourPlan): OpacityPlan | 
   const lateral = t.centre[0] >= 0 ? 1 : -1;
   const hu = rng.uniform(-30, 45);
   const reach = Math.min(80, R * rng.uniform(1.6, 3));
-  const halfAngle = rng.uniform(20, 45) * (Math.PI / 180);
+  const halfAngleDeg = rng.uniform(20, 45);
   // The direction with the most lung beyond the tumour, among a few biased away from the mediastinum.
   let axis: Vec = [lateral, 0, 0];
   let best = -1;
@@ -310,16 +314,12 @@ export function planOpacity(rng: Rng, p: Patient, t: TumourPlan): OpacityPlan | 
     }
   }
   if (best < 2) return null;
-  const texture = [0, 1].map(() => ({
-    k: [rng.uniform(0.2, 0.6), rng.uniform(0.2, 0.6), rng.uniform(0.2, 0.6)] as Vec,
-    phase: [rng.uniform(0, 6.3), rng.uniform(0, 6.3), rng.uniform(0, 6.3)] as Vec,
-    amp: rng.uniform(3, 8),
-  }));
+  const texture = drawTexture(rng, 2, 0.6, [3, 8]);
   return {
     body: at(blob(rng, reach, rng.int(3, 6), [0.1, 0.3], [2, 6], 0.2), t.centre),
     apex: t.centre,
     axis,
-    cosHalfAngle: Math.cos(halfAngle),
+    halfAngleDeg,
     hu,
     texture,
   };
@@ -376,11 +376,12 @@ export function lesionShapes(p: Patient, t: TumourPlan, nodules: readonly Nodule
     // Lung only, and not the airway lumens (about -1000 HU against the lung's -850).
     const [ax, ay, az] = opacity.apex;
     const [ux, uy, uz] = opacity.axis;
+    const cosHalfAngle = Math.cos(opacity.halfAngleDeg * (Math.PI / 180));
     const inWedge = (c: SliceCtx, idx: number): boolean => {
       if (c.lungs[idx] !== 1 || !(c.hu[idx]! > -960)) return false;
       const i = idx % c.nx;
       const px = c.ax[i]! - ax, py = c.ay[(idx - i) / c.nx]! - ay, pz = c.z - az;
-      return px * ux + py * uy + pz * uz >= opacity.cosHalfAngle * Math.hypot(px, py, pz);
+      return px * ux + py * uy + pz * uz >= cosHalfAngle * Math.hypot(px, py, pz);
     };
     out.push(new Blob(opacity.body, opacity.hu, 'over', false, textureOf(opacity), inWedge));
   }
