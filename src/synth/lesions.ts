@@ -44,7 +44,7 @@ export interface Nodule {
   kind: NoduleKind;
 }
 
-function unit(rng: Rng): Vec {
+export function unit(rng: Rng): Vec {
   const x = rng.normal();
   const y = rng.normal();
   const z = rng.normal();
@@ -73,7 +73,7 @@ function stretch(rng: Rng, spread: number): Vec {
   return [s[0] / g, s[1] / g, s[2] / g];
 }
 
-function blob(rng: Rng, radius: number, bumps: number, amp: [number, number], sharp: [number, number], aniso: number): BlobSpec {
+export function blob(rng: Rng, radius: number, bumps: number, amp: [number, number], sharp: [number, number], aniso: number): BlobSpec {
   return {
     centre: [0, 0, 0],
     radius,
@@ -87,12 +87,12 @@ function blob(rng: Rng, radius: number, bumps: number, amp: [number, number], sh
   };
 }
 
-function at(b: BlobSpec, centre: Vec): BlobSpec {
+export function at(b: BlobSpec, centre: Vec): BlobSpec {
   return { ...b, centre };
 }
 
 /** Distance from the blob centre to its surface along a world direction (bisection), mm. */
-function surfaceRadius(b: BlobSpec, dir: Vec): number {
+export function surfaceRadius(b: BlobSpec, dir: Vec): number {
   let lo = 0;
   let hi = b.radius * 3;
   for (let i = 0; i < 30; i++) {
@@ -117,13 +117,13 @@ export const MIN_TUMOUR_DIAMETER_MM = 10;
 export const MAX_DISTRACTOR_TO_TUMOUR = 0.8;
 
 /** Draws a nominal tumour diameter (mm): log-uniform, with an extra share of large tumours. */
-function drawDiameter(rng: Rng, minMm: number, maxMm: number): number {
+export function drawDiameter(rng: Rng, minMm: number, maxMm: number): number {
   if (rng.next() < 0.35) return rng.uniform(Math.max(minMm, 25), maxMm);
   return Math.exp(rng.uniform(Math.log(minMm), Math.log(maxMm)));
 }
 
 /** A smooth HU texture: `waves` products of sines, wave numbers 0.2..kMax per mm, amplitudes in HU. */
-function drawTexture(rng: Rng, waves: number, kMax: number, amp: [number, number]): TumourPlan['texture'] {
+export function drawTexture(rng: Rng, waves: number, kMax: number, amp: [number, number]): TumourPlan['texture'] {
   return Array.from({ length: waves }, () => ({
     k: [rng.uniform(0.2, kMax), rng.uniform(0.2, kMax), rng.uniform(0.2, kMax)] as Vec,
     phase: [rng.uniform(0, 6.3), rng.uniform(0, 6.3), rng.uniform(0, 6.3)] as Vec,
@@ -352,13 +352,53 @@ export function nearbyVessels(rng: Rng, p: Patient, t: TumourPlan): TubeSpec[] {
   return out;
 }
 
-function textureOf(t: { texture: TumourPlan['texture'] }): Texture {
+export function textureOf(t: { texture: TumourPlan['texture'] }): Texture {
   const tex = t.texture;
   return (x, y, z) => {
     let v = 0;
     for (const q of tex) v += q.amp * Math.sin(q.k[0] * x + q.phase[0]) * Math.sin(q.k[1] * y + q.phase[1]) * Math.sin(q.k[2] * z + q.phase[2]);
     return v;
   };
+}
+
+/**
+ * The wedge of consolidated lung: it paints aerated lung only (the lung envelope of the slice, not
+ * the airway lumens, about -1000 HU against the lung's -850), inside the cone around its axis.
+ */
+export function opacityShape(opacity: OpacityPlan, extra: Texture | null = null): Shape {
+  const [ax, ay, az] = opacity.apex;
+  const [ux, uy, uz] = opacity.axis;
+  const cosHalfAngle = Math.cos(opacity.halfAngleDeg * (Math.PI / 180));
+  const inWedge = (c: SliceCtx, idx: number): boolean => {
+    if (c.lungs[idx] !== 1 || !(c.hu[idx]! > -960)) return false;
+    const i = idx % c.nx;
+    const px = c.ax[i]! - ax, py = c.ay[(idx - i) / c.nx]! - ay, pz = c.z - az;
+    return px * ux + py * uy + pz * uz >= cosHalfAngle * Math.hypot(px, py, pz);
+  };
+  const base = textureOf(opacity);
+  const tex: Texture = extra ? (x, y, z) => base(x, y, z) + extra(x, y, z) : base;
+  return new Blob(opacity.body, opacity.hu, 'over', false, tex, inWedge);
+}
+
+/**
+ * The tumour's own shapes in paint order: body (ground glass painted as 'max', so denser vessels
+ * inside it stay visible), core or necrosis, spicules, calcification. `extra` is added to the
+ * body's and core's texture (e.g. an implant's noise field).
+ */
+export function tumourShapes(t: TumourPlan, extra: Texture | null = null): Shape[] {
+  const out: Shape[] = [];
+  const base = textureOf(t);
+  const tex: Texture = extra ? (x, y, z) => base(x, y, z) + extra(x, y, z) : base;
+  if (t.shape === 'part-solid') {
+    out.push(new Blob(t.body, t.ggoHu ?? -450, 'max', true, tex));
+    if (t.inner) out.push(new Blob(t.inner, t.solidHu, 'over', true, tex));
+  } else {
+    out.push(new Blob(t.body, t.solidHu, 'over', true, tex));
+    if (t.inner) out.push(new Blob(t.inner, t.innerHu, 'over', true, tex));
+  }
+  for (const s of t.spicules) out.push(new Tube(s, t.solidHu, 'over', true));
+  if (t.calcification) out.push(new Ellipsoid(t.calcification, [2, 2, 2], 0, 450));
+  return out;
 }
 
 /**
@@ -372,28 +412,7 @@ export function lesionShapes(p: Patient, t: TumourPlan, nodules: readonly Nodule
     const r = n.diameterMm / 2;
     out.push(new Ellipsoid(n.centre, [r, r * 0.95, r * 1.05], 0.5, n.hu));
   }
-  if (opacity) {
-    // Lung only, and not the airway lumens (about -1000 HU against the lung's -850).
-    const [ax, ay, az] = opacity.apex;
-    const [ux, uy, uz] = opacity.axis;
-    const cosHalfAngle = Math.cos(opacity.halfAngleDeg * (Math.PI / 180));
-    const inWedge = (c: SliceCtx, idx: number): boolean => {
-      if (c.lungs[idx] !== 1 || !(c.hu[idx]! > -960)) return false;
-      const i = idx % c.nx;
-      const px = c.ax[i]! - ax, py = c.ay[(idx - i) / c.nx]! - ay, pz = c.z - az;
-      return px * ux + py * uy + pz * uz >= cosHalfAngle * Math.hypot(px, py, pz);
-    };
-    out.push(new Blob(opacity.body, opacity.hu, 'over', false, textureOf(opacity), inWedge));
-  }
-  const tex = textureOf(t);
-  if (t.shape === 'part-solid') {
-    out.push(new Blob(t.body, t.ggoHu ?? -450, 'max', true, tex));
-    if (t.inner) out.push(new Blob(t.inner, t.solidHu, 'over', true, tex));
-  } else {
-    out.push(new Blob(t.body, t.solidHu, 'over', true, tex));
-    if (t.inner) out.push(new Blob(t.inner, t.innerHu, 'over', true, tex));
-  }
-  for (const s of t.spicules) out.push(new Tube(s, t.solidHu, 'over', true));
-  if (t.calcification) out.push(new Ellipsoid(t.calcification, [2, 2, 2], 0, 450));
+  if (opacity) out.push(opacityShape(opacity));
+  out.push(...tumourShapes(t));
   return out;
 }

@@ -2,9 +2,10 @@ import type { Command } from '../command.js';
 import { intOption, parseCommandArgs, requireOption } from '../command.js';
 import { InputError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
-import { MAX_CASES, SYNTH_SIZES, writeCohort, type SynthSize } from '../../synth/index.js';
+import { MAX_CASES, MAX_IMPLANTS_PER_SCAN, SYNTH_SIZES, listImplantSources, writeCohort, writeImplantCohort, type SynthSize } from '../../synth/index.js';
 
 const usage = `usage: lungtumor synth --out DIR [--cases N] [--seed S] [--size small|full] [--collapse] [--force] [--quiet]
+       lungtumor synth --into DIR --out DIR [--per-scan N] [--seed S] [--collapse] [--force] [--quiet]
 
 Writes a synthetic thoracic CT cohort with known tumours, in the challenge's layout:
   DIR/train/volume/SYN-0001_vol.nii.gz        CT, int16 HU
@@ -18,6 +19,16 @@ inside the lung, against the chest wall or against the mediastinum), 0-4 distrac
 (3-12 mm and smaller than the tumour, labelled 0), vessel and airway trees, ribs, spine, heart,
 noise, and LPS or RAS voxel order.
 
+With --into DIR, the tumours are implanted into the real scans of DIR instead (its training
+cases, DIR/train/volume, with or without tumour masks; never a test folder): per scan N cases
+<ID>-IMP1..N, each the scan with one implant (solid, part-solid or pure ground glass, 1-8 cm;
+inside the lung, against the chest wall, the mediastinum or the hilum; with --collapse some with
+consolidated lung beside them), its HU and texture drawn from the ranges of DIR's own tumours.
+The seg mask is the implant, or the scan's own tumour where that stays the larger (then the
+implant is an unlabelled distractor); the scan's own tumour is never painted over. Lungs come
+from DIR/train/lungs_seg when present, else from lungtumor's lung finder. Crops cut around
+their tumour (lungs reaching the scan's edges) are skipped. metadata.csv has a row per implant.
+
 options:
   --out DIR        output folder (required). It must not exist or be empty, unless --force.
                    The cohort is built under a temporary name beside DIR and renamed into
@@ -30,6 +41,8 @@ options:
   --collapse       a harder cohort: 40 % of tumours of 2 cm or more get a wedge of collapsed or
                    consolidated lung against them (soft tissue, not tumour). Without it the
                    cases are exactly those of the same seed made before this option existed.
+  --into DIR       implant into the real scans of this cohort (see above)
+  --per-scan N     with --into: implants per source scan, each its own case, 1-${MAX_IMPLANTS_PER_SCAN} (default 2)
   --force          replace DIR if it exists and is not empty (only once the new cohort is complete)
   --quiet          no progress output
   -h, --help       this help
@@ -47,10 +60,40 @@ export const synthCommand: Command = {
       size: { type: 'string' },
       force: { type: 'boolean' },
       collapse: { type: 'boolean' },
+      into: { type: 'string' },
+      'per-scan': { type: 'string' },
       quiet: { type: 'boolean' },
     });
     if (!v) return 0;
     const out = requireOption(v.out, 'out');
+    if (v.into !== undefined) {
+      if (v.cases !== undefined || v.size !== undefined) throw new InputError('', '--cases and --size are for synthetic thoraxes; with --into use --per-scan');
+      const perScan = intOption(v['per-scan'], 'per-scan', 2);
+      if (perScan < 1 || perScan > MAX_IMPLANTS_PER_SCAN) throw new InputError('', `--per-scan must be from 1 to ${MAX_IMPLANTS_PER_SCAN}, got ${perScan}`);
+      const seed = intOption(v.seed, 'seed', 1);
+      if (seed < 0 || seed > 0xffffffff) throw new InputError('', `--seed must be from 0 to 4294967295, got ${seed}`);
+      const sources = listImplantSources(v.into).length;
+      const progress = new Progress('implant', sources * perScan, process.stderr, v.quiet ?? false);
+      const result = await writeImplantCohort(v.into, out, {
+        perScan,
+        seed,
+        collapse: v.collapse ?? false,
+        force: v.force ?? false,
+        onCase: (id) => progress.tick(id),
+        onSkip: (id, why) => {
+          progress.tick(id);
+          if (!v.quiet) process.stderr.write(`skipped ${id}: ${why}\n`);
+        },
+      });
+      if (!v.quiet) {
+        const p = result.priors;
+        const r = (x: [number, number]): string => `${x[0].toFixed(0)}..${x[1].toFixed(0)}`;
+        process.stderr.write(`HU drawn from: solid ${r(p.solidHu)}, ground glass ${r(p.groundGlassHu)}, texture SD ${r(p.textureSdHu)} (${p.fromTumours.length ? `from the tumours of ${p.fromTumours.join(', ')}` : 'defaults: no labelled tumours'})\n`);
+        process.stderr.write(`wrote ${result.rows.length} implanted cases to ${out}\n`);
+      }
+      return 0;
+    }
+    if (v['per-scan'] !== undefined) throw new InputError('', '--per-scan needs --into');
     const cases = intOption(v.cases, 'cases', 10);
     if (cases < 1 || cases > MAX_CASES) throw new InputError('', `--cases must be from 1 to ${MAX_CASES}, got ${cases}`);
     const seed = intOption(v.seed, 'seed', 1);
