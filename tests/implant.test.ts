@@ -149,6 +149,7 @@ describe('priors from the cohort\'s tumours', () => {
     assert.deepEqual(p.solidHu, [10, 55]);
     assert.deepEqual(p.textureSdHu, [27, 43]);
     assert.deepEqual(p.groundGlassHu, [-850, -450]);
+    assert.deepEqual(p.groundGlassSdHu, [100, 120]);
     assert.deepEqual(p.fromTumours, ['A', 'B', 'C', 'G']);
     assert.deepEqual(priorsFromTumours([]), { ...DEFAULT_PRIORS, fromTumours: [] });
   });
@@ -210,6 +211,7 @@ describe('synth --into: the cohort', () => {
       const real = readMaskFor(join(src, 'seg', `${r.sourceId}_seg.nii.gz`), ct0);
       for (let i = 0; i < real.length; i++) if (real[i]) assert.equal(ct1.data[i], ct0.data[i], `${r.id}: real tumour voxel ${i} overwritten`);
       if (r.primary === 'real') {
+        assert.equal(r.kind, 'solid', `${r.id}: ground glass is implanted only where it is the primary`);
         assert.deepEqual(seg, real, `${r.id}: the larger real tumour stays the label`);
         assert.ok(r.realTumourMl! >= r.implantMl);
       } else {

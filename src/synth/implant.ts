@@ -51,8 +51,10 @@ export const INTERIOR_MM = 2;
 export interface ImplantPriors {
   solidHu: [number, number];
   groundGlassHu: [number, number];
-  /** SD of the implant's fine texture (a blurred noise field), HU. */
+  /** SD of the fine texture (a blurred noise field) of solid parts, HU. */
   textureSdHu: [number, number];
+  /** The same for ground glass (pure, or the halo of a part-solid implant), HU. */
+  groundGlassSdHu: [number, number];
   /** Ids of the real tumours the ranges came from. */
   fromTumours: string[];
 }
@@ -61,6 +63,7 @@ export const DEFAULT_PRIORS: Readonly<ImplantPriors> = {
   solidHu: [-20, 60],
   groundGlassHu: [-750, -450],
   textureSdHu: [20, 45],
+  groundGlassSdHu: [40, 110],
   fromTumours: [],
 };
 
@@ -114,6 +117,7 @@ export function priorsFromTumours(stats: readonly TumourHuStats[]): ImplantPrior
   if (glass.length > 0) {
     const g = glass.map((s) => s.interiorMedianHu);
     p.groundGlassHu = [Math.max(-850, Math.min(DEFAULT_PRIORS.groundGlassHu[0], Math.min(...g) - 50)), Math.min(-350, Math.max(DEFAULT_PRIORS.groundGlassHu[1], Math.max(...g) + 50))];
+    p.groundGlassSdHu = range(glass.map((s) => s.interiorSdHu), 10, 10, 150);
   }
   return p;
 }
@@ -131,6 +135,8 @@ export interface ImplantScan {
   context: FeatureContext;
   /** Squared distance (mm²) to the real tumour on `context.box`; null without one. */
   realTumourD2: Float64Array | null;
+  /** Volume of the real tumour, mL (0 without one). */
+  realTumourMl: number;
 }
 
 /** Builds the placement context: distances to the lung wall and mediastinum, and to the real tumour. */
@@ -141,7 +147,10 @@ export function prepareImplantScan(ct: Int16Array, dims: Vec3, spacingMm: Vec3, 
     const sub = crop(realTumour, dims, context.box, (k) => new Uint8Array(k));
     if (sub.some((v) => v !== 0)) realTumourD2 = squaredDistanceMm(sub, boxDims(context.box), spacingMm);
   }
-  return { ct, dims, spacingMm, lungs, realTumour, context, realTumourD2 };
+  let realVoxels = 0;
+  if (realTumour) for (let i = 0; i < realTumour.length; i++) realVoxels += realTumour[i]!;
+  const realTumourMl = (realVoxels * spacingMm[0] * spacingMm[1] * spacingMm[2]) / 1000;
+  return { ct, dims, spacingMm, lungs, realTumour, context, realTumourD2, realTumourMl };
 }
 
 /** What was implanted: the plan and where it went. */
@@ -155,7 +164,10 @@ export interface ImplantPlan {
 }
 
 /** The share of each kind, site and collapse among implants. */
-const KIND_SHARES: [ImplantKind, number][] = [['solid', 0.55], ['part-solid', 0.2], ['ground-glass', 0.25]];
+const KIND_SHARES: [ImplantKind, number][] = [['solid', 0.5], ['part-solid', 0.2], ['ground-glass', 0.3]];
+/** Largest nominal diameters (mm) of ground-glass and part-solid implants. */
+const GROUND_GLASS_MAX_MM = 45;
+const PART_SOLID_MAX_MM = 55;
 const SITE_SHARES: [ImplantSite, number][] = [['intraparenchymal', 0.3], ['pleural', 0.3], ['mediastinal', 0.2], ['hilar', 0.2]];
 /** Share of solid and part-solid implants of OPACITY_MIN_MM or more that get consolidated lung against them. */
 export const IMPLANT_OPACITY_SHARE = 0.4;
@@ -190,16 +202,36 @@ interface Design {
   collapse: boolean;
 }
 
-function drawDesign(rng: Rng, priors: ImplantPriors, collapse: boolean): Design {
-  const kind = pickShare(rng, KIND_SHARES);
-  const shape: TumourShape = kind === 'solid' ? rng.pick(['round', 'lobulated', 'spiculated'] as const) : 'part-solid';
+/**
+ * Draws a design. Ground glass (pure or around a core) is drawn only large enough to be the
+ * primary, larger than the scan's own tumour (`realTumourMl`): an unlabelled ground-glass implant
+ * would teach the voxel classifier that ground glass is not tumour. Its diameter is drawn from
+ * [floor, floor + width] with the floor at least 1.25 × the real tumour's equivalent diameter
+ * (bumps and a shrink to fit can leave the painted lesion below nominal); where that floor is
+ * beyond the kind's largest (GROUND_GLASS_MAX_MM, PART_SOLID_MAX_MM), the implant is solid.
+ */
+function drawDesign(rng: Rng, priors: ImplantPriors, collapse: boolean, realTumourMl: number): Design {
+  let kind = pickShare(rng, KIND_SHARES);
+  const solidShape = rng.pick(['round', 'lobulated', 'spiculated'] as const);
   let diameterMm = drawDiameter(rng, 10, 80);
-  if (kind === 'part-solid') diameterMm = Math.min(diameterMm, rng.uniform(25, 45));
-  if (kind === 'ground-glass') diameterMm = rng.uniform(12, 35);
+  const realMm = 1.25 * 10 * Math.cbrt((6 * realTumourMl) / Math.PI);
+  const u = rng.next();
+  const within = (lo: number, hi: number, maxMm: number): number | null => {
+    const floor = Math.max(lo, realMm);
+    return floor > maxMm ? null : floor + u * (Math.max(hi, floor + 8) - floor);
+  };
+  const partSolidMm = within(25, 45, PART_SOLID_MAX_MM);
+  const glassMm = within(12, 35, GROUND_GLASS_MAX_MM);
+  if (kind === 'part-solid' && partSolidMm !== null) diameterMm = partSolidMm;
+  else if (kind === 'ground-glass' && glassMm !== null) diameterMm = glassMm;
+  else kind = 'solid';
+  const shape: TumourShape = kind === 'solid' ? solidShape : 'part-solid';
   const site = pickShare(rng, SITE_SHARES);
   const solidHu = rng.uniform(priors.solidHu[0], priors.solidHu[1]);
   const ggoHu = kind === 'solid' ? null : rng.uniform(priors.groundGlassHu[0], priors.groundGlassHu[1]);
-  const textureSdHu = rng.uniform(priors.textureSdHu[0], priors.textureSdHu[1]);
+  const solidSd = rng.uniform(priors.textureSdHu[0], priors.textureSdHu[1]);
+  const glassSd = rng.uniform(priors.groundGlassSdHu[0], priors.groundGlassSdHu[1]);
+  const textureSdHu = kind === 'ground-glass' ? glassSd : solidSd;
   const texture = drawTexture(rng, 3, 0.8, [2, 6]);
   const nSpikes = shape === 'spiculated' ? rng.int(8, 24) : 0;
   const spikes = Array.from({ length: nSpikes }, () => ({ dir: unit(rng), len: rng.uniform(0.3, 1.0), r: rng.uniform(0.6, 1.4) }));
@@ -353,7 +385,7 @@ export function planImplant(rng: Rng, scan: ImplantScan, priors: ImplantPriors, 
   const rShape = rng.fork();
   const rPlace = rng.fork();
   const rOpacity = rng.fork();
-  const d = drawDesign(rDesign, priors, collapse);
+  const d = drawDesign(rDesign, priors, collapse, scan.realTumourMl);
   const pl = new Placement(scan);
   const sites: ImplantSite[] = [d.site, ...IMPLANT_SITES.filter((s) => s !== d.site)];
   for (const site of sites) {

@@ -88,7 +88,7 @@ export const synthCommand: Command = {
       if (!v.quiet) {
         const p = result.priors;
         const r = (x: [number, number]): string => `${x[0].toFixed(0)}..${x[1].toFixed(0)}`;
-        process.stderr.write(`HU drawn from: solid ${r(p.solidHu)}, ground glass ${r(p.groundGlassHu)}, texture SD ${r(p.textureSdHu)} (${p.fromTumours.length ? `from the tumours of ${p.fromTumours.join(', ')}` : 'defaults: no labelled tumours'})\n`);
+        process.stderr.write(`HU drawn from: solid ${r(p.solidHu)}, ground glass ${r(p.groundGlassHu)}, texture SD ${r(p.textureSdHu)} (solid) and ${r(p.groundGlassSdHu)} (ground glass) (${p.fromTumours.length ? `from the tumours of ${p.fromTumours.join(', ')}` : 'defaults: no labelled tumours'})\n`);
         process.stderr.write(`wrote ${result.rows.length} implanted cases to ${out}\n`);
       }
       return 0;
