@@ -17,7 +17,7 @@ import { buildFeatureContext, type FeatureContext } from '../features/context.js
 import { boxDims, crop, growBox, marginVox, maskBox, type Box } from '../features/masks.js';
 import { at, blob, drawDiameter, drawTexture, opacityShape, surfaceRadius, tumourShapes, unit, type OpacityPlan, type TumourPlan, type TumourShape } from './lesions.js';
 import { CT_MAX_HU, CT_MIN_HU } from './render.js';
-import { blobRadiusBounds, type BlobSpec, type Shape, type SliceCtx, type Texture, type TubeSpec, type Vec } from './shapes.js';
+import { blobRadiusBounds, blobSdf, smoothstep, type BlobSpec, type Shape, type SliceCtx, type Texture, type TubeSpec, type Vec } from './shapes.js';
 
 export type ImplantKind = 'solid' | 'part-solid' | 'ground-glass';
 export type ImplantSite = 'intraparenchymal' | 'pleural' | 'mediastinal' | 'hilar';
@@ -396,6 +396,8 @@ export function planImplant(rng: Rng, scan: ImplantScan, priors: ImplantPriors, 
         d.shape === 'round' ? blob(rShape, R, 3, [0.02, 0.06], [2, 4], 0.12)
         : d.shape === 'lobulated' ? blob(rShape, R, rShape.int(4, 7), [0.12, 0.3], [3, 8], 0.2)
         : d.shape === 'spiculated' ? blob(rShape, R, 3, [0.04, 0.1], [2, 5], 0.15)
+        // Ground glass has an irregular, lobulated outline (real ones are rarely round).
+        : d.kind === 'ground-glass' ? blob(rShape, R, rShape.int(5, 8), [0.08, 0.22], [2, 6], 0.25)
         : blob(rShape, R, 4, [0.04, 0.12], [2, 5], 0.15);
       const [lo, hi] = blobRadiusBounds(body);
       const spikeMax = d.spikes.length > 0 ? Math.max(...d.spikes.map((s) => s.len)) * R + 2 : 0;
@@ -531,6 +533,45 @@ function noiseTexture(rng: Rng, box: Box, spacingMm: Vec3, sdHu: number): Textur
   };
 }
 
+/** Aerated lung, HU: the level ground glass fades to at its rim. */
+const LUNG_HU = -850;
+
+/**
+ * The texture of ground glass (pure, or a part-solid tumour's halo): the fine grain at 0.6 of the
+ * drawn SD, plus patches (value noise on a lattice of 2.5-4 mm, trilinear) at 0.8, plus a fade
+ * over the outer 1.5-4 mm of the body from the ground-glass level down to aerated lung (painted as
+ * the maximum with the scan, so the rim goes over into the scan's own lung).
+ */
+function groundGlassTexture(rng: Rng, plan: ImplantPlan, fine: Texture): Texture {
+  const t = plan.tumour;
+  const cellMm = rng.uniform(2.5, 4);
+  const fadeMm = Math.min(rng.uniform(1.5, 4), 0.4 * t.body.radius);
+  const sd = plan.textureSdHu;
+  const ggo = t.ggoHu ?? -600;
+  const reach = t.extentMm + 2 * cellMm;
+  const n = Math.ceil((2 * reach) / cellMm) + 2;
+  const lattice = new Float32Array(n * n * n);
+  for (let i = 0; i < lattice.length; i++) lattice[i] = rng.normal();
+  // Trilinear value noise has an SD of about 0.54 of its lattice's; rescaled to 0.8 of the drawn SD.
+  const patchScale = (0.8 * sd) / 0.54;
+  const [cx, cy, cz] = t.centre;
+  const o = -reach;
+  const at = (i: number, j: number, k: number): number => lattice[Math.min(n - 1, i) + n * (Math.min(n - 1, j) + n * Math.min(n - 1, k))]!;
+  return (x, y, z) => {
+    const fx = Math.max(0, (x - cx - o) / cellMm), fy = Math.max(0, (y - cy - o) / cellMm), fz = Math.max(0, (z - cz - o) / cellMm);
+    const i = Math.floor(fx), j = Math.floor(fy), k = Math.floor(fz);
+    const u = fx - i, v = fy - j, w = fz - k;
+    const c00 = at(i, j, k) * (1 - u) + at(i + 1, j, k) * u;
+    const c10 = at(i, j + 1, k) * (1 - u) + at(i + 1, j + 1, k) * u;
+    const c01 = at(i, j, k + 1) * (1 - u) + at(i + 1, j, k + 1) * u;
+    const c11 = at(i, j + 1, k + 1) * (1 - u) + at(i + 1, j + 1, k + 1) * u;
+    const patch = ((c00 * (1 - v) + c10 * v) * (1 - w) + (c01 * (1 - v) + c11 * v) * w) * patchScale;
+    const depth = -blobSdf(t.body, x, y, z);
+    const f = depth >= fadeMm ? 1 : depth <= 0 ? 0 : smoothstep(0, fadeMm, depth);
+    return 0.6 * fine(x, y, z) + patch - (1 - f) * (ggo - LUNG_HU);
+  };
+}
+
 /**
  * Voxels an implant never changes: the scan's own tumour, bone (and contrast, calcification) at
  * PROTECTED_MIN_HU or more, and padding outside the field of view.
@@ -551,7 +592,10 @@ export function paintImplant(rng: Rng, scan: ImplantScan, plan: ImplantPlan): Im
   const lo: Vec3 = [0, 1, 2].map((a) => Math.max(0, Math.floor((c[a]! - reachMm) / scan.spacingMm[a]!))) as Vec3;
   const hi: Vec3 = [0, 1, 2].map((a) => Math.min(scan.dims[a]! - 1, Math.ceil((c[a]! + reachMm) / scan.spacingMm[a]!))) as Vec3;
   const box: Box = { min: lo, max: hi };
-  const noise = noiseTexture(rng, box, scan.spacingMm, plan.textureSdHu);
+  const fine = noiseTexture(rng, box, scan.spacingMm, plan.textureSdHu);
+  // Ground glass is patchy, with denser nodular spots of a few mm, and fades into the lung over
+  // its rim; the fine grain alone, with a sharp edge, looks like no real ground glass.
+  const noise = plan.kind === 'solid' ? fine : groundGlassTexture(rng, plan, fine);
   const shapes: Shape[] = [];
   if (plan.opacity) shapes.push(opacityShape(plan.opacity, noise));
   shapes.push(...tumourShapes(t, noise));
