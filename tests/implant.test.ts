@@ -1,8 +1,8 @@
 /** Synthetic tumours implanted into real CT (`synth --into`): HU, placement, determinism, the real tumour kept. */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { Rng } from '../src/core/random.js';
 import type { Vec3 } from '../src/core/volume.js';
 import { findLungs } from '../src/features/lungs.js';
@@ -25,19 +25,7 @@ import {
 } from '../src/synth/index.js';
 import { PROTECTED_MIN_HU } from '../src/synth/implant.js';
 import { blobRadiusBounds } from '../src/synth/shapes.js';
-import { realDataDir, runCli, tempDir } from './helpers.js';
-
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(d, e.name));
-      else out.push(relative(dir, join(d, e.name)));
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
+import { realDataDir, runCli, tempDir, filesUnder } from './helpers.js';
 
 function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);

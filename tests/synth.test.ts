@@ -1,8 +1,8 @@
 /** The synthetic cohort generator: layout, determinism, anatomy and CLI. Small size only (fast). */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Rng } from '../src/core/random.js';
 import type { Volume } from '../src/core/volume.js';
 import { readNifti } from '../src/io/nifti.js';
@@ -11,19 +11,7 @@ import { lungSdf, samplePatient, bodySection } from '../src/synth/anatomy.js';
 import { chooseGrid } from '../src/synth/grid.js';
 import { MAX_DISTRACTOR_TO_TUMOUR, MIN_TUMOUR_DIAMETER_MM, OPACITY_MIN_DIAMETER_MM, OPACITY_SHARE, planOpacity, planTumour, TUMOUR_LOCATIONS, TUMOUR_SHAPES } from '../src/synth/lesions.js';
 import { caseSeed, casePaths, generateCase, META_COLUMNS, writeCohort, type SynthCase } from '../src/synth/index.js';
-import { runCli, tempDir } from './helpers.js';
-
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(d, e.name));
-      else out.push(relative(dir, join(d, e.name)));
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
+import { runCli, tempDir, filesUnder } from './helpers.js';
 
 function quantile(values: ArrayLike<number>, q: number): number {
   const s = Float64Array.from(values).sort();

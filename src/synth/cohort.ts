@@ -73,7 +73,7 @@ function checkOptions(opts: CohortOptions): void {
 }
 
 /** Refuses to overwrite anything unless forced: an existing non-empty folder, or a file, at `outDir`. */
-function checkOutDir(outDir: string, force: boolean): void {
+export function checkOutDir(outDir: string, force: boolean): void {
   let st;
   try {
     st = statSync(outDir);

@@ -8,7 +8,7 @@
  * Sources are the training cases of DIR (with or without tumour masks), never its test scans.
  * The folder is built under a temporary name and renamed into place when complete.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { InputError } from '../core/errors.js';
@@ -21,6 +21,7 @@ import { caseIdOf, listNiftiFiles, type CaseFiles } from '../io/cohort.js';
 import { readMaskFor } from '../io/masks.js';
 import { readNifti, writeNifti, writeNiftiMask } from '../io/nifti.js';
 import { caseSeed } from './case.js';
+import { checkOutDir } from './cohort.js';
 import { paintImplant, planImplant, prepareImplantScan, priorsFromTumours, tumourHuStats, type ImplantPlan, type ImplantPriors, type TumourHuStats } from './implant.js';
 
 export const MAX_IMPLANTS_PER_SCAN = 50;
@@ -110,17 +111,6 @@ function rowCells(r: ImplantRow): (string | number)[] {
 
 export function implantMetadataCsv(rows: readonly ImplantRow[]): string {
   return stringify([[...IMPLANT_COLUMNS], ...rows.map(rowCells)]);
-}
-
-function checkOutDir(outDir: string, force: boolean): void {
-  let st;
-  try {
-    st = statSync(outDir);
-  } catch {
-    return;
-  }
-  if (!st.isDirectory()) throw new InputError(outDir, 'exists and is not a folder');
-  if (!force && readdirSync(outDir).length > 0) throw new InputError(outDir, 'folder exists and is not empty (use --force to replace it)');
 }
 
 /** HU as int16 (rounded, clamped): the implant cohort's CT type whatever the source's. */

@@ -15,7 +15,7 @@ import type { Vec3, VoxelArray } from '../core/volume.js';
 import { squaredDistanceMm } from '../core/morphology.js';
 import { buildFeatureContext, type FeatureContext } from '../features/context.js';
 import { boxDims, crop, growBox, marginVox, maskBox, type Box } from '../features/masks.js';
-import { at, blob, drawDiameter, drawTexture, opacityShape, surfaceRadius, tumourShapes, unit, type OpacityPlan, type TumourPlan, type TumourShape } from './lesions.js';
+import { at, blob, drawDiameter, drawTexture, opacityShape, planWedge, surfaceRadius, tumourShapes, unit, type OpacityPlan, type TumourPlan, type TumourShape } from './lesions.js';
 import { CT_MAX_HU, CT_MIN_HU } from './render.js';
 import { blobRadiusBounds, blobSdf, smoothstep, type BlobSpec, type Shape, type SliceCtx, type Texture, type TubeSpec, type Vec } from './shapes.js';
 
@@ -461,32 +461,8 @@ function buildTumour(rShape: Rng, d: Design, body: BlobSpec, diameter: number, s
 
 /** A wedge of consolidated lung against the implant, pointing into the most lung, away from the midline. */
 function planImplantOpacity(rng: Rng, pl: Placement, t: TumourPlan, scan: ImplantScan): OpacityPlan | null {
-  const R = t.diameterMm / 2;
-  const midMm = scan.context.midlineX * scan.spacingMm[0];
-  const lateral = t.centre[0] >= midMm ? 1 : -1;
-  const hu = rng.uniform(-30, 45);
-  const reach = Math.min(80, R * rng.uniform(1.6, 3));
-  const halfAngleDeg = rng.uniform(20, 45);
-  let axis: Vec = [lateral, 0, 0];
-  let best = -1;
-  for (let k = 0; k < 8; k++) {
-    const u = unit(rng);
-    const dv = [u[0] + 0.6 * lateral, u[1], u[2]];
-    const n = Math.hypot(dv[0]!, dv[1]!, dv[2]!) || 1;
-    const dir: Vec = [dv[0]! / n, dv[1]! / n, dv[2]! / n];
-    let inLung = 0;
-    for (let s = 1; s <= 6; s++) {
-      const r = R + ((reach - R) * s) / 6;
-      if (pl.inLung([t.centre[0] + dir[0] * r, t.centre[1] + dir[1] * r, t.centre[2] + dir[2] * r])) inLung++;
-    }
-    if (inLung > best) {
-      best = inLung;
-      axis = dir;
-    }
-  }
-  if (best < 2) return null;
-  const texture = drawTexture(rng, 2, 0.6, [3, 8]);
-  return { body: at(blob(rng, reach, rng.int(3, 6), [0.1, 0.3], [2, 6], 0.2), t.centre), apex: t.centre, axis, halfAngleDeg, hu, texture };
+  const lateral = t.centre[0] >= scan.context.midlineX * scan.spacingMm[0] ? 1 : -1;
+  return planWedge(rng, t, lateral, (x, y, z) => pl.inLung([x, y, z]));
 }
 
 /** The implanted scan (canonical order) and the implant's mask. */

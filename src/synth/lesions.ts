@@ -290,12 +290,20 @@ export const OPACITY_MIN_DIAMETER_MM = 20;
 /** An opacity against the tumour, or null (most tumours). */
 export function planOpacity(rng: Rng, p: Patient, t: TumourPlan): OpacityPlan | null {
   if (t.diameterMm < OPACITY_MIN_DIAMETER_MM || rng.next() >= OPACITY_SHARE) return null;
-  const R = t.diameterMm / 2;
   const lateral = t.centre[0] >= 0 ? 1 : -1;
+  return planWedge(rng, t, lateral, (x, y, z) => lungSdf(p, x, y, z) < -2);
+}
+
+/**
+ * The wedge of consolidated lung against a tumour: HU, reach and angle drawn, its axis the one of
+ * eight directions biased away from the mediastinum (`lateral`: +1 or -1 along x) with the most
+ * lung (`isLung`, mm) beyond the tumour. Null when there is too little lung there.
+ */
+export function planWedge(rng: Rng, t: Pick<TumourPlan, 'centre' | 'diameterMm'>, lateral: number, isLung: (x: number, y: number, z: number) => boolean): OpacityPlan | null {
+  const R = t.diameterMm / 2;
   const hu = rng.uniform(-30, 45);
   const reach = Math.min(80, R * rng.uniform(1.6, 3));
   const halfAngleDeg = rng.uniform(20, 45);
-  // The direction with the most lung beyond the tumour, among a few biased away from the mediastinum.
   let axis: Vec = [lateral, 0, 0];
   let best = -1;
   for (let k = 0; k < 8; k++) {
@@ -306,7 +314,7 @@ export function planOpacity(rng: Rng, p: Patient, t: TumourPlan): OpacityPlan | 
     let inLung = 0;
     for (let s = 1; s <= 6; s++) {
       const r = R + ((reach - R) * s) / 6;
-      if (lungSdf(p, t.centre[0] + dir[0] * r, t.centre[1] + dir[1] * r, t.centre[2] + dir[2] * r) < -2) inLung++;
+      if (isLung(t.centre[0] + dir[0] * r, t.centre[1] + dir[1] * r, t.centre[2] + dir[2] * r)) inLung++;
     }
     if (inLung > best) {
       best = inLung;
