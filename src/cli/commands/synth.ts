@@ -25,7 +25,8 @@ cases, DIR/train/volume, with or without tumour masks; never a test folder): per
 inside the lung, against the chest wall, the mediastinum or the hilum; with --collapse some with
 consolidated lung beside them), its HU and texture drawn from the ranges of DIR's own tumours.
 The seg mask is the implant, or the scan's own tumour where that stays the larger (then the
-implant is an unlabelled distractor); the scan's own tumour is never painted over. Lungs come
+implant is an unlabelled distractor; ground glass is only drawn large enough to be the primary);
+the scan's own tumour is never painted over. Lungs come
 from DIR/train/lungs_seg when present, else from lungtumor's lung finder. Crops cut around
 their tumour (lungs reaching the scan's edges) are skipped. metadata.csv has a row per implant.
 
