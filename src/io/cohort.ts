@@ -42,9 +42,10 @@ export function listNiftiFiles(dir: string): string[] {
 
 /**
  * The labelled cases of a challenge-layout folder (`<root>/train/...`, or `<root>` itself when it
- * holds volume/ and seg/ directly), sorted by id.
+ * holds volume/ and seg/ directly), sorted by id. With `unlabelled`, cases without a tumour mask
+ * are listed too (without `seg`).
  */
-export function listTrainingCases(root: string): CaseFiles[] {
+export function listTrainingCases(root: string, opts: { unlabelled?: boolean } = {}): CaseFiles[] {
   const base = existsSync(join(root, 'train', 'volume')) ? join(root, 'train') : root;
   if (!existsSync(join(base, 'volume'))) {
     throw new InputError(root, 'no train/volume folder (expected the challenge layout)');
@@ -57,8 +58,9 @@ export function listTrainingCases(root: string): CaseFiles[] {
   for (const volume of listNiftiFiles(join(base, 'volume'))) {
     const id = caseIdOf(volume);
     const seg = segs.get(id);
-    if (!seg) throw new InputError(volume, `no tumour mask ${id}_seg.nii.gz in ${join(base, 'seg')}`);
-    const c: CaseFiles = { id, volume, seg };
+    if (!seg && !opts.unlabelled) throw new InputError(volume, `no tumour mask ${id}_seg.nii.gz in ${join(base, 'seg')}`);
+    const c: CaseFiles = { id, volume };
+    if (seg) c.seg = seg;
     const lung = lungs.get(id);
     if (lung) c.lungs = lung;
     cases.push(c);

@@ -14,10 +14,11 @@ import { stringify } from 'csv-stringify/sync';
 import { InputError } from '../core/errors.js';
 import { writeDirAtomic, writeFileAtomic } from '../core/atomic.js';
 import { Rng } from '../core/random.js';
-import { sameGrid, type Vec3, type Volume } from '../core/volume.js';
+import { sameGrid, type Vec3 } from '../core/volume.js';
+import { applyAffine } from '../geometry/affine.js';
 import { findLungs } from '../features/lungs.js';
 import { fromCanonical, toCanonical } from '../geometry/orient.js';
-import { caseIdOf, listNiftiFiles, type CaseFiles } from '../io/cohort.js';
+import { listTrainingCases, type CaseFiles } from '../io/cohort.js';
 import { readMaskFor } from '../io/masks.js';
 import { readNifti, writeNifti, writeNiftiMask } from '../io/nifti.js';
 import { caseSeed } from './case.js';
@@ -72,25 +73,7 @@ export interface ImplantCohortResult {
 export function listImplantSources(root: string): CaseFiles[] {
   const base = existsSync(join(root, 'train', 'volume')) ? join(root, 'train') : root;
   if (basename(resolve(base)) === 'test') throw new InputError(root, 'implants are made from training scans only, not from a test folder');
-  if (!existsSync(join(base, 'volume'))) throw new InputError(root, 'no train/volume folder (expected the challenge layout)');
-  const byId = (dir: string): Map<string, string> => {
-    const m = new Map<string, string>();
-    if (existsSync(dir)) for (const p of listNiftiFiles(dir)) m.set(caseIdOf(p), p);
-    return m;
-  };
-  const segs = byId(join(base, 'seg'));
-  const lungs = byId(join(base, 'lungs_seg'));
-  const out: CaseFiles[] = listNiftiFiles(join(base, 'volume')).map((volume) => {
-    const id = caseIdOf(volume);
-    const c: CaseFiles = { id, volume };
-    const seg = segs.get(id);
-    if (seg) c.seg = seg;
-    const lung = lungs.get(id);
-    if (lung) c.lungs = lung;
-    return c;
-  });
-  if (out.length === 0) throw new InputError(join(base, 'volume'), 'no NIfTI volumes found');
-  return out;
+  return listTrainingCases(root, { unlabelled: true });
 }
 
 /** A seed for implant k (1-based) of source `id`: depends on nothing else, so adding scans moves no implant. */
@@ -123,12 +106,6 @@ function toInt16(data: ArrayLike<number>, path: string): Int16Array {
     out[i] = Math.max(-32768, Math.min(32767, Math.round(v)));
   }
   return out;
-}
-
-/** World (RAS mm) position of a canonical-frame point (mm = voxel index × spacing). */
-function worldOf(affine: Volume['affine'], p: readonly number[], spacing: Vec3): Vec3 {
-  const v = [p[0]! / spacing[0], p[1]! / spacing[1], p[2]! / spacing[2]];
-  return [0, 1, 2].map((r) => affine[r]![0]! * v[0]! + affine[r]![1]! * v[1]! + affine[r]![2]! * v[2]! + affine[r]![3]!) as Vec3;
 }
 
 /** Reads every labelled source's tumour once for the priors. */
@@ -185,9 +162,7 @@ export async function writeImplantCohort(sourceRoot: string, outDir: string, opt
       const realSeg = src.seg ? readMaskFor(src.seg, ct) : null;
       const real = realSeg ? toCanonical({ ...ct, data: realSeg }).volume.data : null;
       const voxelMl = (ct.spacing[0] * ct.spacing[1] * ct.spacing[2]) / 1000;
-      let realVoxels = 0;
-      if (realSeg) for (let i = 0; i < realSeg.length; i++) realVoxels += realSeg[i]!;
-      const scan = prepareImplantScan(can.data, can.dims, can.spacing, lungs, lungResult.midlineX, real && realVoxels > 0 ? real : null);
+      const scan = prepareImplantScan(can.data, can.dims, can.spacing, lungs, lungResult.midlineX, real);
       for (let k = 1; k <= opts.perScan; k++) {
         const id = `${src.id}-IMP${k}`;
         const rng = new Rng(implantSeed(opts.seed, src.id, k));
@@ -200,7 +175,7 @@ export async function writeImplantCohort(sourceRoot: string, outDir: string, opt
         }
         const done = paintImplant(rPaint, scan, plan);
         const implantMl = done.voxels * voxelMl;
-        const realMl = realSeg ? realVoxels * voxelMl : null;
+        const realMl = realSeg ? scan.realTumourMl : null;
         const primary: ImplantRow['primary'] = realMl !== null && realMl >= implantMl ? 'real' : 'implant';
         const outCt = fromCanonical(done.ct, orientation);
         const implantMask = fromCanonical(done.mask, orientation);
@@ -212,7 +187,7 @@ export async function writeImplantCohort(sourceRoot: string, outDir: string, opt
           for (let i = 0; i < l.length; i++) if (implantMask[i]) l[i] = 0;
           writeNiftiMask(join(t, 'lungs_seg', `${id}_lungseg.nii.gz`), l, ct);
         }
-        rows.push(rowOf(id, src.id, plan, implantMl, realMl, primary, worldOf(can.affine, plan.tumour.centre, can.spacing)));
+        rows.push(rowOf(id, src.id, plan, implantMl, realMl, primary, applyAffine(can.affine, plan.tumour.centre.map((v, a) => v / can.spacing[a]!) as Vec3)));
         opts.onCase?.(id);
       }
     }

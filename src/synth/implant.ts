@@ -15,7 +15,7 @@ import type { Vec3, VoxelArray } from '../core/volume.js';
 import { squaredDistanceMm } from '../core/morphology.js';
 import { buildFeatureContext, type FeatureContext } from '../features/context.js';
 import { boxDims, crop, growBox, marginVox, maskBox, type Box } from '../features/masks.js';
-import { at, blob, drawDiameter, drawTexture, opacityShape, planWedge, surfaceRadius, tumourShapes, unit, type OpacityPlan, type TumourPlan, type TumourShape } from './lesions.js';
+import { at, blob, drawDiameter, drawTexture, opacityShape, planWedge, surfaceRadius, tumourBody, tumourShapes, unit, type OpacityPlan, type TumourPlan, type TumourShape } from './lesions.js';
 import { CT_MAX_HU, CT_MIN_HU } from './render.js';
 import { blobRadiusBounds, blobSdf, smoothstep, type BlobSpec, type Shape, type SliceCtx, type Texture, type TubeSpec, type Vec } from './shapes.js';
 
@@ -246,6 +246,13 @@ function drawDesign(rng: Rng, priors: ImplantPriors, collapse: boolean, realTumo
   };
 }
 
+/** Index of voxel v in a grid of `dims` starting at `origin`, or -1 outside it. */
+function flatIndex(v: Vec3, origin: Vec3, dims: Vec3): number {
+  const i = v[0] - origin[0], j = v[1] - origin[1], k = v[2] - origin[2];
+  if (i < 0 || j < 0 || k < 0 || i >= dims[0] || j >= dims[1] || k >= dims[2]) return -1;
+  return i + dims[0] * (j + dims[1] * k);
+}
+
 /** Lookups on the placement context, at a point in mm. */
 class Placement {
   private readonly bd: Vec3;
@@ -253,25 +260,20 @@ class Placement {
     this.bd = boxDims(s.context.box);
   }
 
+  /** Voxel (i, j, k) nearest to p. */
+  private nearest(p: Vec): Vec3 {
+    const sp = this.s.spacingMm;
+    return [Math.round(p[0] / sp[0]), Math.round(p[1] / sp[1]), Math.round(p[2] / sp[2])];
+  }
+
   /** Index into the full grid of the voxel nearest to p, or -1 outside the scan. */
   voxel(p: Vec): number {
-    const [nx, ny, nz] = this.s.dims;
-    const i = Math.round(p[0] / this.s.spacingMm[0]);
-    const j = Math.round(p[1] / this.s.spacingMm[1]);
-    const k = Math.round(p[2] / this.s.spacingMm[2]);
-    if (i < 0 || j < 0 || k < 0 || i >= nx || j >= ny || k >= nz) return -1;
-    return i + nx * (j + ny * k);
+    return flatIndex(this.nearest(p), [0, 0, 0], this.s.dims);
   }
 
   /** Index into the context box of the voxel nearest to p, or -1 outside it. */
   boxVoxel(p: Vec): number {
-    const b = this.s.context.box;
-    const i = Math.round(p[0] / this.s.spacingMm[0]) - b.min[0];
-    const j = Math.round(p[1] / this.s.spacingMm[1]) - b.min[1];
-    const k = Math.round(p[2] / this.s.spacingMm[2]) - b.min[2];
-    const [bx, by, bz] = this.bd;
-    if (i < 0 || j < 0 || k < 0 || i >= bx || j >= by || k >= bz) return -1;
-    return i + bx * (j + by * k);
+    return flatIndex(this.nearest(p), this.s.context.box.min, this.bd);
   }
 
   inLung(p: Vec): boolean {
@@ -373,7 +375,8 @@ function fits(pl: Placement, site: ImplantSite, body: BlobSpec, extent: number, 
   return inLung >= MIN_IN_LUNG[site] * PROBES.length * 2 && onVessel <= MAX_ON_VESSELS[site] * inner;
 }
 
-const PLACE_TRIES = 3000;
+/** Random lung points tried per lesion size and site. */
+const PLACE_TRIES = 333;
 
 /**
  * Plans one implant: a design from `rng`, then a place in the scan's lungs for it at the drawn
@@ -392,18 +395,13 @@ export function planImplant(rng: Rng, scan: ImplantScan, priors: ImplantPriors, 
     let diameter = d.diameterMm;
     for (let shrink = 0; shrink <= 8; shrink++) {
       const R = diameter / 2;
-      const body =
-        d.shape === 'round' ? blob(rShape, R, 3, [0.02, 0.06], [2, 4], 0.12)
-        : d.shape === 'lobulated' ? blob(rShape, R, rShape.int(4, 7), [0.12, 0.3], [3, 8], 0.2)
-        : d.shape === 'spiculated' ? blob(rShape, R, 3, [0.04, 0.1], [2, 5], 0.15)
-        // Ground glass has an irregular, lobulated outline (real ones are rarely round).
-        : d.kind === 'ground-glass' ? blob(rShape, R, rShape.int(5, 8), [0.08, 0.22], [2, 6], 0.25)
-        : blob(rShape, R, 4, [0.04, 0.12], [2, 5], 0.15);
+      // Ground glass has an irregular, lobulated outline (real ones are rarely round).
+      const body = d.kind === 'ground-glass' ? blob(rShape, R, rShape.int(5, 8), [0.08, 0.22], [2, 6], 0.25) : tumourBody(rShape, d.shape, R);
       const [lo, hi] = blobRadiusBounds(body);
       const spikeMax = d.spikes.length > 0 ? Math.max(...d.spikes.map((s) => s.len)) * R + 2 : 0;
       const extent = hi * R + spikeMax;
       const rMin = lo * R;
-      for (let t = 0; t < PLACE_TRIES / 9; t++) {
+      for (let t = 0; t < PLACE_TRIES; t++) {
         const centre = pl.randomLungPoint(rPlace);
         if (!centre) break;
         const placed = at(body, centre);

@@ -131,6 +131,15 @@ export function drawTexture(rng: Rng, waves: number, kMax: number, amp: [number,
   }));
 }
 
+/** The main body of a tumour of this shape and mean radius (mm), at the origin. */
+export function tumourBody(rng: Rng, shape: TumourShape, radiusMm: number): BlobSpec {
+  const R = radiusMm;
+  return shape === 'round' ? blob(rng, R, 3, [0.02, 0.06], [2, 4], 0.12)
+    : shape === 'lobulated' ? blob(rng, R, rng.int(4, 7), [0.12, 0.3], [3, 8], 0.2)
+    : shape === 'spiculated' ? blob(rng, R, 3, [0.04, 0.1], [2, 5], 0.15)
+    : blob(rng, R, 4, [0.04, 0.12], [2, 5], 0.15);
+}
+
 /**
  * Plans the primary tumour: shape, size, HU, and a place in the lungs matching its location class.
  * `minDiameterMm` keeps tumours at least ~2 voxels across on coarse grids.
@@ -161,11 +170,7 @@ export function planTumour(rng: Rng, p: Patient, minDiameterMm: number): TumourP
 
   for (let shrink = 0; ; shrink++) {
     const R = diameter / 2;
-    const body =
-      shape === 'round' ? blob(rngShape, R, 3, [0.02, 0.06], [2, 4], 0.12)
-      : shape === 'lobulated' ? blob(rngShape, R, rngShape.int(4, 7), [0.12, 0.3], [3, 8], 0.2)
-      : shape === 'spiculated' ? blob(rngShape, R, 3, [0.04, 0.1], [2, 5], 0.15)
-      : blob(rngShape, R, 4, [0.04, 0.12], [2, 5], 0.15);
+    const body = tumourBody(rngShape, shape, R);
     const [lo, hi] = blobRadiusBounds(body);
     const spikeMax = shape === 'spiculated' ? Math.max(...spikeLen) * R + 2 : 0;
     const extent = hi * R + spikeMax;
