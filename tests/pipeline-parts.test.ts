@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { roiAroundBox, sampleIntoRoi, projectFromRoiBox, roiFootprint } from '../src/pipeline/roi.js';
 import { findCandidates, candidateLabel, cropCentrality, CANDIDATE_FEATURES, symmetricEigenvalues3 } from '../src/candidates/candidates.js';
 import { selectFeatureColumns } from '../src/pipeline/voxels.js';
-import { cleanupTumour } from '../src/pipeline/cleanup.js';
+import { cleanupTumour, partialVolumeFloorHu } from '../src/pipeline/cleanup.js';
 import { planFromFingerprint, percentiles, validatePlans, workingSpacingFor } from '../src/pipeline/plans.js';
 import { zeroNearEdges } from '../src/pipeline/predict.js';
 import { invertAffine, multiplyAffine } from '../src/geometry/affine.js';
@@ -113,6 +113,31 @@ test('clean-up leaves out aerated lung around a dense tumour but gives back the 
   const r = cleanupTumour(prob, tumour, dims, [1, 1, 1], 0, { hu, minHu: -700 });
   for (let i = 0; i < hu.length; i++) assert.equal(r.mask[i], tumour[i], `voxel ${i}`);
   assert.ok(r.steps.some((s) => s.includes('aerated lung')), r.steps.join('; '));
+});
+
+test('partial-volume floor: halfway between the tumour and aerated lung, within the eligible limit and -300 HU', () => {
+  assert.equal(partialVolumeFloorHu(20, -840, -800), -410);
+  assert.equal(partialVolumeFloorHu(-600, -840, -800), -720);
+  assert.equal(partialVolumeFloorHu(-750, -840, -700), -700);
+  assert.equal(partialVolumeFloorHu(400, -840, -800), -300);
+});
+
+test('clean-up with the partial-volume floor drops a solid tumour\'s half-aerated rim but keeps a ground-glass one', () => {
+  const dims: Vec3 = [30, 30, 30];
+  const core = ball(dims, [15, 15, 15], 6);
+  const rim = ball(dims, [15, 15, 15], 8);
+  for (const [coreHu, rimHu, keepsRim] of [[30, -600, false], [-550, -650, true]] as const) {
+    const hu = new Float32Array(core.length).fill(-850);
+    const prob = new Float32Array(core.length);
+    for (let i = 0; i < hu.length; i++) {
+      if (rim[i]) { hu[i] = rimHu; prob[i] = 0.9; }
+      if (core[i]) hu[i] = coreHu;
+    }
+    const minHu = partialVolumeFloorHu(coreHu, -850, -800);
+    const r = cleanupTumour(prob, core, dims, [1, 1, 1], 0, { hu, minHu });
+    const expected = keepsRim ? rim : core;
+    for (let i = 0; i < hu.length; i++) assert.equal(r.mask[i], expected[i], `core ${coreHu} HU, voxel ${i}`);
+  }
 });
 
 test('voxel classifier columns are taken by name, in the model\'s order', () => {

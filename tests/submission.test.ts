@@ -200,3 +200,33 @@ test('lungtumor submit: missing folder, empty folder, corrupt NIfTI → one line
   assert.equal(usage.status, 2);
   assert.match(usage.stderr, /--out/);
 });
+
+test('submit and evaluate: a mask with labels other than 0/1 is an error (exit 2, one line, nothing written); --binarize counts them as tumour, with a warning', (t) => {
+  const dir = tempDir(t);
+  const masks = join(dir, 'masks');
+  mkdirSync(masks);
+  const dims: Vec3 = [5, 4, 3];
+  const labelled = writeMaskFile(join(masks, 'CASE-1_seg.nii.gz'), dims, [3, 4, 9]);
+  const multi = Uint8Array.from(labelled, (v, i) => (i === 9 ? 5 : v));
+  const spacing: Vec3 = [0.75, 0.75, 2.5];
+  writeNifti(join(masks, 'CASE-1_seg.nii.gz'), { data: multi, dims, spacing, affine: identityAffine(spacing) });
+  const truth = join(dir, 'truth');
+  mkdirSync(truth);
+  writeMaskFile(join(truth, 'CASE-1_seg.nii.gz'), dims, [3, 4, 9]);
+  const out = join(dir, 'submit', 'sub.csv');
+  const json = join(dir, 'evaluate', 'eval.json');
+  for (const args of [['submit', '--masks', masks, '--out', out], ['evaluate', '--pred', masks, '--truth', truth, '--json', json]]) {
+    const r = runCli(args);
+    assert.equal(r.status, 2, r.stderr);
+    const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, /CASE-1_seg\.nii\.gz: mask labels must be 0\/1, found 5 \(1 voxel not 0\/1, first at \(4, 1, 0\)\); pass --binarize/);
+    assert.equal(existsSync(join(dir, args[0]!)), false);
+    const b = runCli([...args, '--binarize']);
+    assert.equal(b.status, 0, b.stderr);
+    assert.match(b.stderr, /CASE-1_seg\.nii\.gz: 1 voxel with labels other than 0\/1 counted as tumour \(--binarize\)/);
+  }
+  const [, row] = readFileSync(out, 'utf8').split('\n');
+  assert.deepEqual(rleDecode(row!.split(',')[1]!, dims), labelled);
+  assert.equal(JSON.parse(readFileSync(json, 'utf8')).cases[0].dice, 1);
+});

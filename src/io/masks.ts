@@ -2,7 +2,7 @@
  * Reading binary masks (tumour, lungs) that must lie on a CT's voxel grid.
  */
 import { InputError } from '../core/errors.js';
-import type { Mat4, Vec3, Volume } from '../core/volume.js';
+import type { Mat4, Vec3, Volume, VoxelArray } from '../core/volume.js';
 import { cornerDistanceMm } from '../geometry/affine.js';
 import { readNifti } from './nifti.js';
 
@@ -41,25 +41,45 @@ export function readMaskFor(path: string, ct: Volume): Uint8Array {
       `mask affine ${fmtAffine(m.affine)} differs from the CT's ${fmtAffine(ct.affine)} (corners up to ${dist.toPrecision(3)} mm apart)`,
     );
   }
-  const d = m.data;
-  const n = d.length;
-  const out = d instanceof Uint8Array ? d : new Uint8Array(n);
+  return binaryLabels(m.data, m.dims, path).mask;
+}
+
+export interface BinaryLabels {
+  /** 0/1 bytes, in the file's voxel order. */
+  mask: Uint8Array;
+  /** Voxels whose label was neither 0 nor 1 (set to 1: only with `binarize`). */
+  relabelled: number;
+}
+
+/**
+ * A mask's labels as 0/1 bytes. Labels other than 0 and 1 are an InputError naming the file, the
+ * first such label and where it is; with `binarize`, every finite non-zero label counts as 1 (the
+ * caller says so) and only non-finite ones are an error. `hint` ends the error line.
+ */
+export function binaryLabels(data: VoxelArray, dims: Vec3, path: string, opts: { binarize?: boolean; hint?: string } = {}): BinaryLabels {
+  const n = data.length;
+  const out = data instanceof Uint8Array ? data : new Uint8Array(n);
   let bad = -1;
   let badCount = 0;
+  let relabelled = 0;
   for (let i = 0; i < n; i++) {
-    const v = d[i]!;
+    const v = data[i]!;
     if (v === 0 || v === 1) {
       out[i] = v;
+    } else if (opts.binarize && Number.isFinite(v)) {
+      out[i] = 1;
+      relabelled++;
     } else {
       if (bad < 0) bad = i;
       badCount++;
     }
   }
   if (bad >= 0) {
+    const what = opts.binarize ? 'finite' : '0/1';
     throw new InputError(
       path,
-      `mask labels must be 0/1, found ${d[bad]} (${badCount} voxel${badCount === 1 ? '' : 's'} not 0/1, first at ${voxelAt(bad, m.dims)})`,
+      `mask labels must be ${what}, found ${data[bad]} (${badCount} voxel${badCount === 1 ? '' : 's'} not ${what}, first at ${voxelAt(bad, dims)})${opts.hint && !opts.binarize ? `; ${opts.hint}` : ''}`,
     );
   }
-  return out;
+  return { mask: out, relabelled };
 }

@@ -6,7 +6,7 @@ import { InputError } from '../core/errors.js';
 import { Progress } from '../core/progress.js';
 import { overlapCounts, diceFromCounts } from './dice.js';
 import { measureMask } from './measures.js';
-import { listMaskFolder, passedOver, readMask, type MaskFile } from './maskFolder.js';
+import { listMaskFolder, passedOver, readMask, type Mask, type MaskFile } from './maskFolder.js';
 import { scoreCase, scoreCohort, type CohortEvaluation, type CaseEvaluation } from './score.js';
 
 export interface FolderEvaluation extends CohortEvaluation {
@@ -19,8 +19,10 @@ export interface FolderEvaluation extends CohortEvaluation {
 export interface EvaluateOptions {
   /** Makes the progress bar over the truth cases, given their count; none when omitted. */
   progress?: (total: number) => Progress;
-  /** Told about files in the folders that are not NIfTI masks (passed over). */
+  /** Told about files in the folders that are not NIfTI masks (passed over), and masks binarized. */
   log?: (line: string) => void;
+  /** Count every non-zero label as tumour (else labels other than 0/1 are an InputError). */
+  binarize?: boolean;
 }
 
 /** Evaluates every truth case; InputError when nothing matches or a prediction is on another grid. */
@@ -35,15 +37,16 @@ export function evaluateFolders(predDir: string, truthDir: string, opts: Evaluat
   const progress = opts.progress?.(truths.length);
   const cases: CaseEvaluation[] = [];
   const missing: string[] = [];
+  const read = (path: string): Mask => readMask(path, { binarize: opts.binarize, warn: opts.log });
   for (const t of truths) {
-    const truth = readMask(t.path);
+    const truth = read(t.path);
     const truthMeasures = measureMask(truth.mask, truth.dims, truth.pixdim);
     const p = predById.get(t.id);
     if (!p) {
       missing.push(t.id);
       cases.push(scoreCase(t.id, null, truthMeasures));
     } else {
-      const pred = readMask(p.path);
+      const pred = read(p.path);
       if (pred.dims.some((d, i) => d !== truth.dims[i])) {
         throw new InputError(p.path, `grid ${pred.dims.join('x')} differs from the truth's ${truth.dims.join('x')} (${t.path})`);
       }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { InputError } from '../core/errors.js';
 import type { Vec3 } from '../core/volume.js';
 import { readNifti } from '../io/nifti.js';
+import { binaryLabels } from '../io/masks.js';
 import { caseIdOf, listNiftiFiles } from '../io/cohort.js';
 
 export interface MaskFile {
@@ -64,17 +65,24 @@ export interface Mask {
   shape: number[];
 }
 
-/** Reads a mask file; InputError naming it when it is not a readable 3-D NIfTI. */
-export function readMask(path: string): Mask {
+export interface ReadMaskOptions {
+  /** Count every non-zero label as tumour (else labels other than 0/1 are an InputError). */
+  binarize?: boolean;
+  /** Told when `binarize` relabelled voxels. */
+  warn?: (line: string) => void;
+}
+
+/** The error's advice on a multi-label mask, for the commands that offer `--binarize`. */
+export const BINARIZE_HINT = 'pass --binarize to count every non-zero label as tumour';
+
+/**
+ * Reads a mask file; InputError naming it when it is not a readable 3-D NIfTI or holds labels
+ * other than 0 and 1 (unless `binarize`).
+ */
+export function readMask(path: string, opts: ReadMaskOptions = {}): Mask {
   const vol = readNifti(path);
-  const data = vol.data;
-  let mask: Uint8Array;
-  if (data instanceof Uint8Array) {
-    mask = data;
-  } else {
-    mask = new Uint8Array(data.length);
-    for (let i = 0; i < data.length; i++) if (data[i] !== 0) mask[i] = 1;
-  }
+  const { mask, relabelled } = binaryLabels(vol.data, vol.dims, path, { binarize: opts.binarize, hint: BINARIZE_HINT });
+  if (relabelled > 0) opts.warn?.(`${path}: ${relabelled} voxel${relabelled === 1 ? '' : 's'} with labels other than 0/1 counted as tumour (--binarize)`);
   const src = vol.source;
   const pixdim: Vec3 = src ? [src.pixdim[1]!, src.pixdim[2]!, src.pixdim[3]!] : [...vol.spacing];
   const nd = src?.dim[0];

@@ -8,13 +8,13 @@ import { loadForest, type ForestModel } from '../classifier/forest.js';
 import { findCandidates, cropCentrality, CANDIDATE_FEATURES, type Candidate } from '../candidates/candidates.js';
 import type { Vec3, Volume } from '../core/volume.js';
 import { applyAffine, invertAffine, multiplyAffine } from '../geometry/affine.js';
-import { validatePlans, type Plans } from './plans.js';
+import { median, validatePlans, type Plans } from './plans.js';
 import { MODEL_FILES, readJson, readManifest, type ModelManifest } from './model-folder.js';
 import { nativeBoxMaskToOriginal, nativeGrid, toWorkingScan, type WorkingScan } from './scan.js';
 import { computeScanVoxels, selectFeatureColumns } from './voxels.js';
 import type { FeatureExtractor } from '../features/index.js';
 import { roiAroundBox, sampleIntoRoi, projectFromRoiBox, roiFootprint, type Grid } from './roi.js';
-import { cleanupTumour } from './cleanup.js';
+import { cleanupTumour, partialVolumeFloorHu } from './cleanup.js';
 import { dilateMm } from '../core/morphology.js';
 import { boxDims, crop, type Box } from '../features/masks.js';
 import { buildRefinerInput, loadRefinerStage, type RefinerStage } from './refiner-stage.js';
@@ -159,7 +159,11 @@ export async function segmentScan(model: LoadedModel, ct: Volume, extractor: Fea
   const anchor = candidateInBox(chosen, scan, native, box);
   const reach = dilateMm(anchor, boxDims(box), scan.native.spacing, reachMm);
   for (let i = 0; i < boxProb.length; i++) if (!reach[i]) boxProb[i] = 0;
-  const aerated = { hu: crop(scan.native.data, native.dims, box, (k) => new Float32Array(k)), minHu: plans.eligibleMinHu };
+  const boxHu = crop(scan.native.data, native.dims, box, (k) => new Float32Array(k));
+  const candidateHu: number[] = [];
+  anchor.forEach((inside, i) => { if (inside) candidateHu.push(boxHu[i]!); });
+  const minHu = partialVolumeFloorHu(median(candidateHu), plans.fingerprint.lungHu.p50, plans.eligibleMinHu);
+  const aerated = { hu: boxHu, minHu };
   // Spurs: what one in-plane voxel layer of erosion removes (a radius under the voxel spacing
   // would erode nothing, since a voxel's distance to the background is at least one spacing).
   const spurRadiusMm = Math.max(scan.native.spacing[0], scan.native.spacing[1]);

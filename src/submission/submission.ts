@@ -44,14 +44,15 @@ export function submissionCsv(rows: readonly SubmissionRow[]): string {
 
 /**
  * Rows for every mask in a folder, in file-name order (as the kit's sorted listing); InputError on
- * a bad folder or file. `progress` makes a progress bar for the given number of masks.
+ * a bad folder or file (labels other than 0/1 included, unless `binarize`). `progress` makes a
+ * progress bar for the given number of masks.
  */
-export function submissionRowsOfFolder(dir: string, progress?: (total: number) => Progress, log?: (line: string) => void): SubmissionRow[] {
+export function submissionRowsOfFolder(dir: string, progress?: (total: number) => Progress, log?: (line: string) => void, binarize = false): SubmissionRow[] {
   const files = listMaskFolder(dir, (paths) => log?.(passedOver(paths)));
   const bar = progress?.(files.length);
   const rows: SubmissionRow[] = [];
   for (const { id, path } of files) {
-    const m = readMask(path);
+    const m = readMask(path, { binarize, warn: log });
     rows.push(submissionRow(id, m.mask, m.dims, m.pixdim, m.shape));
     bar?.tick(id);
   }

@@ -14,6 +14,7 @@ import type { Lobe } from './anatomy.js';
 import type { Vec3, VoxelArray } from '../core/volume.js';
 import { squaredDistanceMm } from '../core/morphology.js';
 import { buildFeatureContext, type FeatureContext } from '../features/context.js';
+import { median } from '../pipeline/plans.js';
 import { boxDims, crop, growBox, marginVox, maskBox, type Box } from '../features/masks.js';
 import { at, blob, drawDiameter, drawTexture, opacityShape, planWedge, surfaceRadius, tumourBody, tumourShapes, unit, type OpacityPlan, type TumourPlan, type TumourShape } from './lesions.js';
 import { CT_MAX_HU, CT_MIN_HU } from './render.js';
@@ -83,18 +84,11 @@ export function tumourHuStats(id: string, ct: VoxelArray, mask: Uint8Array, dims
     all.push(huBox[i]!);
     if (d2[i]! >= INTERIOR_MM * INTERIOR_MM) inner.push(huBox[i]!);
   }
-  const med = medianOf(all);
+  const med = median(all);
   const core = inner.length >= 20 ? inner : all;
-  const cm = medianOf(core);
-  const mad = medianOf(core.map((v) => Math.abs(v - cm)));
+  const cm = median(core);
+  const mad = median(core.map((v) => Math.abs(v - cm)));
   return { id, voxels: all.length, medianHu: med, interiorMedianHu: cm, interiorSdHu: 1.4826 * mad };
-}
-
-function medianOf(v: number[]): number {
-  if (v.length === 0) return 0;
-  const s = Float64Array.from(v).sort();
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : 0.5 * (s[m - 1]! + s[m]!);
 }
 
 /** Priors from the cohort's real tumours (solid ones for solid HU and texture, ground-glass ones widen the ground-glass range). */

@@ -50,12 +50,15 @@ options:
   --pred DIR    folder of predicted .nii / .nii.gz masks
   --truth DIR   folder of true masks
   --json FILE   also write the numbers as JSON
+  --binarize    count every non-zero label as tumour (a warning per such mask); without it a
+                mask with labels other than 0 and 1 is an error
 `,
   async run(args) {
     const opts = parseCommandArgs(evaluateCommand, args, {
       pred: { type: 'string' },
       truth: { type: 'string' },
       json: { type: 'string' },
+      binarize: { type: 'boolean' },
     });
     if (!opts) return 0;
     const predDir = requireOption(opts.pred, 'pred');
@@ -63,6 +66,7 @@ options:
     const result = evaluateFolders(predDir, truthDir, {
       progress: (total) => new Progress('evaluate', total),
       log: (line) => process.stderr.write(`lungtumor evaluate: ${line}\n`),
+      binarize: opts.binarize === true,
     });
     if (result.unmatched.length > 0) {
       process.stderr.write(`lungtumor evaluate: ignoring predictions with no true mask: ${result.unmatched.join(', ')}\n`);

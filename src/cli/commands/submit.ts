@@ -15,18 +15,21 @@ the kit's RECIST (mm) and volume (mL, 2 decimals), and the array shape. The file
 only when every mask was read.
 
 options:
-  --masks DIR   folder of .nii / .nii.gz masks (non-zero = tumour)
+  --masks DIR   folder of .nii / .nii.gz masks, labels 0 and 1
   --out FILE    the CSV to write
+  --binarize    count every non-zero label as tumour (a warning per such mask); without it a
+                mask with labels other than 0 and 1 is an error
 `,
   async run(args) {
     const opts = parseCommandArgs(submitCommand, args, {
       masks: { type: 'string' },
       out: { type: 'string' },
+      binarize: { type: 'boolean' },
     });
     if (!opts) return 0;
     const dir = requireOption(opts.masks, 'masks');
     const out = requireOption(opts.out, 'out');
-    const rows = submissionRowsOfFolder(dir, (total) => new Progress('submit', total), (line) => process.stderr.write(`lungtumor submit: ${line}\n`));
+    const rows = submissionRowsOfFolder(dir, (total) => new Progress('submit', total), (line) => process.stderr.write(`lungtumor submit: ${line}\n`), opts.binarize === true);
     writeFileAtomic(out, submissionCsv(rows));
     process.stdout.write(`wrote ${rows.length} case${rows.length === 1 ? '' : 's'} to ${out}\n`);
     return 0;
