@@ -10,6 +10,8 @@
  * adapter — it works (the tests run on it) but is a CPU, so callers decide whether to use it.
  */
 import type {} from 'webgpu';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { GRADMAG_WGSL, PASS_WGSL, POINTS_WGSL, WORKGROUP_SIZE } from './wgsl.js';
 
 // WebGPU's numeric flags (spec values), so the runtime needs no global GPUBufferUsage object.
@@ -54,6 +56,134 @@ export function describeAdapter(adapter: GPUAdapter): { description: string; sof
   return { description: description || 'unknown adapter', software };
 }
 
+/** Debian/Ubuntu multiarch folder names of the dynamic linker, by Node's `process.arch`. */
+const MULTIARCH: Partial<Record<string, string>> = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', arm: 'arm-linux-gnueabihf', ppc64: 'powerpc64le-linux-gnu', s390x: 's390x-linux-gnu' };
+
+/**
+ * The folders Linux's dynamic linker searches for a library: LD_LIBRARY_PATH (the linker's own
+ * setting, read here only to see what it sees), the folders listed in /etc/ld.so.conf.d/*.conf,
+ * and the default system folders.
+ */
+export function libraryDirs(ldLibraryPath: string | undefined, confDir = '/etc/ld.so.conf.d', arch = process.arch): string[] {
+  const dirs = (ldLibraryPath ?? '').split(':').filter((d) => d.length > 0);
+  let confs: string[] = [];
+  try {
+    confs = readdirSync(confDir).filter((f) => f.endsWith('.conf')).sort();
+  } catch {
+    // No such folder: only the defaults.
+  }
+  for (const f of confs) {
+    let text = '';
+    try {
+      text = readFileSync(join(confDir, f), 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) {
+      const d = line.replace(/#.*/, '').trim();
+      if (d.startsWith('/')) dirs.push(d);
+    }
+  }
+  const triplet = MULTIARCH[arch];
+  for (const root of ['/lib', '/usr/lib', '/lib64', '/usr/lib64', '/usr/local/lib']) {
+    dirs.push(root);
+    if (triplet) dirs.push(`${root}/${triplet}`);
+  }
+  return [...new Set(dirs)];
+}
+
+/** The Vulkan loader Dawn opens on Linux. */
+export const VULKAN_LOADER = 'libvulkan.so.1';
+
+/**
+ * The Vulkan driver manifests (ICD .json files) the Vulkan loader would find on Linux: those named
+ * by VK_DRIVER_FILES / VK_ICD_FILENAMES when set (they replace the search), else those in the
+ * loader's search folders (XDG config and data folders, /etc, /usr/local/etc, ~/.local/share) and
+ * VK_ADD_DRIVER_FILES. `env` is the loader's environment, read only to see what it sees.
+ */
+export function vulkanDriverManifests(env: Readonly<Record<string, string | undefined>>): string[] {
+  const list = (v: string | undefined): string[] => (v ?? '').split(':').filter((d) => d.length > 0);
+  const jsonIn = (path: string): string[] => {
+    try {
+      if (path.endsWith('.json')) return existsSync(path) ? [path] : [];
+      return readdirSync(path).filter((f) => f.endsWith('.json')).sort().map((f) => join(path, f));
+    } catch {
+      return [];
+    }
+  };
+  const override = list(env.VK_DRIVER_FILES).concat(list(env.VK_ICD_FILENAMES));
+  if (override.length > 0) return override.flatMap(jsonIn);
+  const configDirs = list(env.XDG_CONFIG_DIRS ?? '/etc/xdg');
+  const dataDirs = list(env.XDG_DATA_DIRS ?? '/usr/local/share:/usr/share');
+  const home = env.HOME ? [env.XDG_DATA_HOME ?? join(env.HOME, '.local', 'share')] : [];
+  const dirs = [...configDirs, '/usr/local/etc', '/etc', ...dataDirs, ...home].map((d) => join(d, 'vulkan', 'icd.d'));
+  return [...new Set(dirs)].flatMap(jsonIn).concat(list(env.VK_ADD_DRIVER_FILES).flatMap(jsonIn));
+}
+
+/**
+ * Why Dawn cannot have a Vulkan adapter on this Linux machine, before asking it: without the Vulkan
+ * loader or without any driver manifest, Dawn's `create` / `requestAdapter` print native warnings
+ * with source-file stack lines to stderr ("Couldn't load Vulkan … at operator() (…BackendVk.cpp)",
+ * "vkCreateInstance: Found no drivers! … at CheckVkSuccessImpl") before reporting no adapter. Null
+ * when both are there, and on other platforms (Metal, Direct3D: not checked).
+ */
+export function missingVulkan(libDirs: readonly string[], manifests: readonly string[], platform = process.platform): string | null {
+  if (platform !== 'linux') return null;
+  if (!libDirs.some((d) => existsSync(join(d, VULKAN_LOADER)))) {
+    return `no WebGPU: no Vulkan loader (${VULKAN_LOADER}) on this machine (install libvulkan1 and a Vulkan driver)`;
+  }
+  if (manifests.length === 0) return 'no WebGPU: no Vulkan driver on this machine (no ICD manifest in the Vulkan loader\'s folders)';
+  return null;
+}
+
+/** Device nodes of GPUs a Vulkan driver can drive: NVIDIA, Mesa's (DRM render nodes), WSL's. */
+export function gpuDeviceNodes(devDir = '/dev'): string[] {
+  const nodes: string[] = [];
+  const list = (dir: string): string[] => {
+    try {
+      return readdirSync(dir);
+    } catch {
+      return [];
+    }
+  };
+  for (const f of list(devDir)) if (/^nvidia\d+$/.test(f) || f === 'dxg') nodes.push(join(devDir, f));
+  for (const f of list(join(devDir, 'dri'))) if (f.startsWith('renderD')) nodes.push(join(devDir, 'dri', f));
+  return nodes.sort();
+}
+
+/** Why a Linux machine without GPU device nodes is not asked: its only adapters are software ones. */
+export const NO_GPU_DEVICE = 'no GPU device (/dev/nvidia*, /dev/dri/renderD*, /dev/dxg): WebGPU would only have a software adapter';
+
+export interface DawnInstance {
+  gpu: GPU;
+  /** WebGPU's flag objects (GPUBufferUsage, …) that Dawn's bindings bring. */
+  globals: object;
+}
+
+/**
+ * A Dawn WebGPU instance from the `webgpu` package, or why there is none (the package or its native
+ * part does not load, or Linux has no Vulkan loader or driver; with `hardwareOnly`, or no GPU device). Shared by the feature kernels and the refiner's
+ * tfjs webgpu backend.
+ */
+export async function openDawn(opts: { hardwareOnly?: boolean } = {}): Promise<DawnInstance | { reason: string }> {
+  const missing = missingVulkan(libraryDirs(process.env.LD_LIBRARY_PATH), vulkanDriverManifests(process.env));
+  if (missing) return { reason: missing };
+  // Choosing automatically refuses software adapters anyway; not asking Dawn spares its warnings
+  // (llvmpipe: "maxDynamic…BuffersPerPipelineLayout artificially reduced") and the probe's time.
+  if (opts.hardwareOnly && process.platform === 'linux' && gpuDeviceNodes().length === 0) return { reason: NO_GPU_DEVICE };
+  let mod: typeof import('webgpu');
+  try {
+    mod = await import('webgpu');
+  } catch (err) {
+    return { reason: `the webgpu package did not load (${err instanceof Error ? err.message : String(err)})` };
+  }
+  try {
+    return { gpu: mod.create([]), globals: mod.globals };
+  } catch (err) {
+    return { reason: `no WebGPU adapter (${err instanceof Error ? err.message : String(err)})` };
+  }
+}
+
 export type GpuOpenResult = { runtime: GpuRuntime; reason?: undefined } | { runtime: null; reason: string };
 
 /** A set of GPU commands recorded together and the temporary buffers they use. */
@@ -91,17 +221,12 @@ export class GpuRuntime {
    * Opens a device on the first adapter Dawn offers. `null` with the reason when the `webgpu`
    * package or its native part cannot load, or there is no adapter (no Vulkan driver).
    */
-  static async open(): Promise<GpuOpenResult> {
-    let mod: typeof import('webgpu');
-    try {
-      mod = await import('webgpu');
-    } catch (err) {
-      return { runtime: null, reason: `the webgpu package did not load (${err instanceof Error ? err.message : String(err)})` };
-    }
+  static async open(opts: { hardwareOnly?: boolean } = {}): Promise<GpuOpenResult> {
+    const dawn = await openDawn(opts);
+    if ('reason' in dawn) return { runtime: null, reason: dawn.reason };
+    const instance = dawn.gpu;
     let adapter: GPUAdapter | null;
-    let instance: GPU;
     try {
-      instance = mod.create([]);
       adapter = await instance.requestAdapter({ powerPreference: 'high-performance' });
     } catch (err) {
       return { runtime: null, reason: `no WebGPU adapter (${err instanceof Error ? err.message : String(err)})` };

@@ -10,7 +10,7 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
@@ -22,10 +22,10 @@ import { buildFeatureContext } from '../src/features/context.js';
 import { findLungs } from '../src/features/lungs.js';
 import { FEATURES } from '../src/features/catalog.js';
 import { GpuFeatures, openFeatureDevice, parseFeatureDevice } from '../src/features/gpu.js';
-import { GpuRuntime } from '../gpu-kernels/runtime.js';
+import { GpuRuntime, NO_GPU_DEVICE, gpuDeviceNodes, libraryDirs, missingVulkan, vulkanDriverManifests } from '../gpu-kernels/runtime.js';
 import { gaussianPointsOnGpu, planZSlabs, smoothOnGpu, texturePointsOnGpu } from '../gpu-kernels/ops.js';
 import { readNifti } from '../src/io/nifti.js';
-import { realDataDir } from './helpers.js';
+import { realDataDir, tempDir } from './helpers.js';
 
 const TOL = 1e-4;
 
@@ -133,11 +133,51 @@ test('no Vulkan driver at all: "auto" takes the CPU path with one info line, "gp
   assert.equal(auto.status, 0, auto.stderr);
   const lines = auto.stdout.trim().split('\n');
   assert.equal(lines.length, 2, auto.stdout);
-  assert.match(lines[0]!, /^features: device cpu \(TypeScript path; /);
+  assert.match(lines[0]!, /^features: device cpu \(TypeScript path; no WebGPU: no Vulkan driver on this machine/);
   assert.equal(lines[1], 'cpu');
+  // Dawn is not asked, so none of its native warnings (with their source-file stack lines).
+  assert.equal(auto.stderr, '');
   const forced = spawnSync(process.execPath, ['--input-type=module', '-e', script('gpu')], { env, encoding: 'utf8' });
   assert.notEqual(forced.status, 0);
-  assert.match(forced.stderr, /--device gpu: no WebGPU adapter/);
+  assert.match(forced.stderr, /--device gpu: no WebGPU: no Vulkan driver/);
+  assert.doesNotMatch(forced.stderr, /\.cpp:\d+|vkCreateInstance/); // nothing from Dawn
+});
+
+test('Vulkan look-up before Dawn: library folders, driver manifests, GPU device nodes', (t) => {
+  const dir = tempDir(t);
+  const conf = join(dir, 'ld.so.conf.d');
+  mkdirSync(conf);
+  writeFileSync(join(conf, 'b.conf'), '# comment\n/opt/b/lib  # trailing\ninclude /x/*.conf\n');
+  writeFileSync(join(conf, 'a.conf'), '/opt/a/lib\n');
+  writeFileSync(join(conf, 'a.txt'), '/opt/ignored\n');
+  const dirs = libraryDirs('/first::/second', conf, 'x64');
+  assert.deepEqual(dirs.slice(0, 4), ['/first', '/second', '/opt/a/lib', '/opt/b/lib']);
+  assert.ok(dirs.includes('/usr/lib/x86_64-linux-gnu') && dirs.includes('/lib') && !dirs.includes('/opt/ignored'));
+  const lib = join(dir, 'lib');
+  mkdirSync(lib);
+  const icd = join(dir, 'share', 'vulkan', 'icd.d');
+  mkdirSync(icd, { recursive: true });
+  assert.match(missingVulkan([lib], [join(icd, 'x.json')], 'linux')!, /no Vulkan loader \(libvulkan\.so\.1\)/);
+  writeFileSync(join(lib, 'libvulkan.so.1'), '');
+  assert.deepEqual(vulkanDriverManifests({ XDG_DATA_DIRS: join(dir, 'share'), XDG_CONFIG_DIRS: join(dir, 'none') }).filter((f) => f.startsWith(dir)), []);
+  assert.match(missingVulkan([lib], [], 'linux')!, /no Vulkan driver/);
+  writeFileSync(join(icd, 'lvp_icd.json'), '{}');
+  writeFileSync(join(icd, 'notes.txt'), '');
+  assert.deepEqual(vulkanDriverManifests({ XDG_DATA_DIRS: join(dir, 'share'), XDG_CONFIG_DIRS: join(dir, 'none') }).filter((f) => f.startsWith(dir)), [join(icd, 'lvp_icd.json')]);
+  // The override variables replace the search.
+  assert.deepEqual(vulkanDriverManifests({ VK_ICD_FILENAMES: '/nonexistent/icd.json', XDG_DATA_DIRS: join(dir, 'share') }), []);
+  assert.deepEqual(vulkanDriverManifests({ VK_DRIVER_FILES: icd }), [join(icd, 'lvp_icd.json')]);
+  assert.equal(missingVulkan([lib], [join(icd, 'lvp_icd.json')], 'linux'), null);
+  assert.equal(missingVulkan([], [], 'darwin'), null);
+  const dev = join(dir, 'dev');
+  mkdirSync(join(dev, 'dri'), { recursive: true });
+  writeFileSync(join(dev, 'nvidiactl'), '');
+  writeFileSync(join(dev, 'dri', 'card0'), '');
+  assert.deepEqual(gpuDeviceNodes(dev), []);
+  writeFileSync(join(dev, 'nvidia0'), '');
+  writeFileSync(join(dev, 'dri', 'renderD128'), '');
+  assert.deepEqual(gpuDeviceNodes(dev), [join(dev, 'dri', 'renderD128'), join(dev, 'nvidia0')]);
+  assert.match(NO_GPU_DEVICE, /software adapter/);
 });
 
 test('z-slab plan: every point in exactly one slab, halos inside the region, budget kept', () => {

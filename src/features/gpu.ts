@@ -9,7 +9,6 @@
  * path (scripts/bench_gpu.ts); 'gpu' takes any adapter, llvmpipe included, and fails without
  * one; 'cpu' never loads WebGPU. The choice is reported through `log` in one line.
  */
-import { existsSync, readdirSync } from 'node:fs';
 import type { Vec3 } from '../core/volume.js';
 import { gaussianPointsOnGpu, planZSlabs, texturePointsOnGpu } from '../../gpu-kernels/ops.js';
 import { GpuRuntime } from '../../gpu-kernels/runtime.js';
@@ -194,12 +193,7 @@ export async function openFeatureDevice(choice: FeatureDevice, log: (line: strin
     log('features: device cpu (TypeScript path)');
     return null;
   }
-  if (choice === 'auto' && !vulkanMayExist()) {
-    // Not even loading Dawn: it would only print its own warnings about the missing driver.
-    log('features: device cpu (TypeScript path; no Vulkan driver installed)');
-    return null;
-  }
-  const opened = await GpuRuntime.open();
+  const opened = await GpuRuntime.open({ hardwareOnly: choice === 'auto' });
   if (!opened.runtime) {
     if (choice === 'gpu') throw new Error(`--device gpu: ${opened.reason}`);
     log(`features: device cpu (TypeScript path; ${opened.reason})`);
@@ -215,14 +209,3 @@ export async function openFeatureDevice(choice: FeatureDevice, log: (line: strin
   return new GpuFeatures(rt, opts);
 }
 
-/** Where Linux's Vulkan loader looks for driver manifests (besides variables naming others). */
-const VULKAN_ICD_DIRS = ['/usr/share/vulkan/icd.d', '/usr/local/share/vulkan/icd.d', '/etc/vulkan/icd.d'];
-
-/**
- * False only on Linux when no Vulkan driver manifest is installed in the standard folders, where
- * WebGPU (Dawn → Vulkan) cannot find an adapter; true wherever it might.
- */
-function vulkanMayExist(): boolean {
-  if (process.platform !== 'linux') return true;
-  return VULKAN_ICD_DIRS.some((d) => existsSync(d) && readdirSync(d).some((f) => f.endsWith('.json')));
-}

@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as TfModuleNs from '@tensorflow/tfjs-core';
 import type {} from 'webgpu';
-import { NO_ADAPTER, SOFTWARE_ADAPTER_NAMES, describeAdapter } from '../../gpu-kernels/runtime.js';
+import { NO_ADAPTER, NO_GPU_DEVICE, SOFTWARE_ADAPTER_NAMES, describeAdapter, gpuDeviceNodes, openDawn } from '../../gpu-kernels/runtime.js';
 
 export type TfModule = typeof TfModuleNs;
 
@@ -101,12 +101,10 @@ export function wasmDistDir(): string {
 let dawn: Promise<{ gpu: GPU; globals: object }> | null = null;
 
 function loadDawn(): Promise<{ gpu: GPU; globals: object }> {
-  dawn ??= import('webgpu').then(
-    (mod) => ({ gpu: mod.create([]), globals: mod.globals }),
-    (err: unknown) => {
-      throw new Error(`the webgpu package did not load (${describe(err)})`);
-    },
-  );
+  dawn ??= openDawn().then((d) => {
+    if ('reason' in d) throw new Error(d.reason);
+    return d;
+  });
   return dawn;
 }
 
@@ -129,6 +127,8 @@ async function prepareWebGpu(auto: boolean): Promise<string> {
   if (existing !== undefined) {
     gpu = existing;
   } else {
+    // Auto refuses software adapters: without a GPU device node, Dawn is not asked (see openDawn).
+    if (auto && process.platform === 'linux' && gpuDeviceNodes().length === 0) throw new Error(NO_GPU_DEVICE);
     ({ gpu, globals } = await loadDawn());
   }
   let adapter: GPUAdapter | null;
