@@ -68,6 +68,9 @@ const UNSUPPORTED_DTYPES: ReadonlyMap<number, string> = new Map([
 
 /** Refuse files whose voxel data alone would exceed this (bytes), before allocating anything. */
 export const MAX_VOXEL_BYTES = 2 ** 31;
+/** Voxel sizes (mm) outside this range are refused as a corrupt header. */
+export const MIN_VOXEL_MM = 1e-3;
+export const MAX_VOXEL_MM = 1e3;
 /** Refuse files claiming more voxels than this. */
 export const MAX_VOXELS = 2 ** 31;
 
@@ -270,6 +273,10 @@ function parseHeader(path: string, head: Uint8Array): ParsedHeader {
     const p = pixdim[i]!;
     if (!(Number.isFinite(p) && p > 0)) {
       throw new InputError(path, `invalid voxel size pixdim[${i}] = ${p} (must be a positive number of mm)`);
+    }
+    // Any imaging voxel, micro-CT to whole-body, lies well inside 1 µm – 1 m.
+    if (p < MIN_VOXEL_MM || p > MAX_VOXEL_MM) {
+      throw new InputError(path, `absurd voxel size pixdim[${i}] = ${p} mm (expected ${MIN_VOXEL_MM}–${MAX_VOXEL_MM} mm)`);
     }
   }
 

@@ -92,7 +92,6 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
       } catch (err) {
         if (!(err instanceof InputError)) throw err;
         summary.failed.push({ file, problem: err.message });
-        opts.log(`error: ${err.message}`);
       }
       progress.tick(id);
     }
@@ -100,6 +99,8 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
     await extractor.close();
     gpu?.close();
   }
+  // Nothing segmented: no output at all (the caller reports each failure).
+  if (summary.predicted.length === 0) return summary;
   writeJson(join(opts.outDir, PREDICTION_LOG), {
     model: opts.modelDir,
     workers: opts.workers,

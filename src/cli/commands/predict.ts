@@ -46,11 +46,9 @@ options:
       quiet: o.quiet ?? false,
     });
     process.stdout.write(`predicted ${summary.predicted.length} scan(s)\n`);
-    if (summary.failed.length > 0) {
-      process.stderr.write(`lungtumor predict: ${summary.failed.length} scan(s) failed:\n`);
-      for (const f of summary.failed) process.stderr.write(`  ${f.problem}\n`);
-      return 2;
-    }
+    // One line per failed scan (InputError messages name the file); the others' outputs stand.
+    for (const f of summary.failed) process.stderr.write(`lungtumor predict: error: ${f.problem}\n`);
+    return summary.failed.length > 0 ? 2 : 0;
     return 0;
   },
 };
