@@ -56,6 +56,15 @@ export function describeAdapter(adapter: GPUAdapter): { description: string; sof
   return { description: description || 'unknown adapter', software };
 }
 
+/** A folder's entries; none when it cannot be read (absent, not a folder, no permission). */
+function entriesOf(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 /** Debian/Ubuntu multiarch folder names of the dynamic linker, by Node's `process.arch`. */
 const MULTIARCH: Partial<Record<string, string>> = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', arm: 'arm-linux-gnueabihf', ppc64: 'powerpc64le-linux-gnu', s390x: 's390x-linux-gnu' };
 
@@ -66,13 +75,7 @@ const MULTIARCH: Partial<Record<string, string>> = { x64: 'x86_64-linux-gnu', ar
  */
 export function libraryDirs(ldLibraryPath: string | undefined, confDir = '/etc/ld.so.conf.d', arch = process.arch): string[] {
   const dirs = (ldLibraryPath ?? '').split(':').filter((d) => d.length > 0);
-  let confs: string[] = [];
-  try {
-    confs = readdirSync(confDir).filter((f) => f.endsWith('.conf')).sort();
-  } catch {
-    // No such folder: only the defaults.
-  }
-  for (const f of confs) {
+  for (const f of entriesOf(confDir).filter((n) => n.endsWith('.conf')).sort()) {
     let text = '';
     try {
       text = readFileSync(join(confDir, f), 'utf8');
@@ -104,12 +107,8 @@ export const VULKAN_LOADER = 'libvulkan.so.1';
 export function vulkanDriverManifests(env: Readonly<Record<string, string | undefined>>): string[] {
   const list = (v: string | undefined): string[] => (v ?? '').split(':').filter((d) => d.length > 0);
   const jsonIn = (path: string): string[] => {
-    try {
-      if (path.endsWith('.json')) return existsSync(path) ? [path] : [];
-      return readdirSync(path).filter((f) => f.endsWith('.json')).sort().map((f) => join(path, f));
-    } catch {
-      return [];
-    }
+    if (path.endsWith('.json')) return existsSync(path) ? [path] : [];
+    return entriesOf(path).filter((f) => f.endsWith('.json')).sort().map((f) => join(path, f));
   };
   const override = list(env.VK_DRIVER_FILES).concat(list(env.VK_ICD_FILENAMES));
   if (override.length > 0) return override.flatMap(jsonIn);
@@ -139,15 +138,8 @@ export function missingVulkan(libDirs: readonly string[], manifests: readonly st
 /** Device nodes of GPUs a Vulkan driver can drive: NVIDIA, Mesa's (DRM render nodes), WSL's. */
 export function gpuDeviceNodes(devDir = '/dev'): string[] {
   const nodes: string[] = [];
-  const list = (dir: string): string[] => {
-    try {
-      return readdirSync(dir);
-    } catch {
-      return [];
-    }
-  };
-  for (const f of list(devDir)) if (/^nvidia\d+$/.test(f) || f === 'dxg') nodes.push(join(devDir, f));
-  for (const f of list(join(devDir, 'dri'))) if (f.startsWith('renderD')) nodes.push(join(devDir, 'dri', f));
+  for (const f of entriesOf(devDir)) if (/^nvidia\d+$/.test(f) || f === 'dxg') nodes.push(join(devDir, f));
+  for (const f of entriesOf(join(devDir, 'dri'))) if (f.startsWith('renderD')) nodes.push(join(devDir, 'dri', f));
   return nodes.sort();
 }
 

@@ -49,6 +49,5 @@ options:
     // One line per failed scan (InputError messages name the file); the others' outputs stand.
     for (const f of summary.failed) process.stderr.write(`lungtumor predict: error: ${f.problem}\n`);
     return summary.failed.length > 0 ? 2 : 0;
-    return 0;
   },
 };
