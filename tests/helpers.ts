@@ -53,6 +53,19 @@ export function runCli(args: string[], opts: { cwd?: string; timeoutMs?: number 
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Runs `lungtumor ...args` in a child process without blocking, so that several can run at once. */
+export function runCliAsync(args: string[]): Promise<CliResult> {
+  const child = spawn(process.execPath, [cliMain, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
+  });
+}
+
 /** Every file below `dir`, as sorted paths relative to it. */
 export function filesUnder(dir: string): string[] {
   const out: string[] = [];

@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../core/errors.js';
 import { parseFeatureDevice, type FeatureDevice } from '../features/gpu.js';
+import { parseShard, type Shard } from '../core/shard.js';
 import { TRAIN_CONFIGS, type TrainConfig } from '../pipeline/config.js';
 
 /** One `lungtumor <name>` subcommand. Shells only: parse arguments, call the typed core. */
@@ -69,6 +70,16 @@ export function workersOption(value: string | undefined): number {
 export function deviceOption(value: string | undefined): FeatureDevice {
   try {
     return parseFeatureDevice(value ?? 'auto');
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** --shard K/N, or undefined when not given. */
+export function shardOption(value: string | undefined): Shard | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parseShard(value);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

@@ -1,10 +1,61 @@
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
+/**
+ * Temporary names carry the host and the process id, so that a later run can tell the leftovers
+ * of a killed process (kill -9, a crash, a node lost) from work in progress, also when several
+ * machines of a job array write into one shared folder.
+ */
+const hostTag = (): string => hostname().replace(/[^A-Za-z0-9.-]/g, '_');
+
 function tempSibling(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  return join(dirname(path), `.${basename(path)}.tmp-${hostTag()}-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes from `dir` the temporary files and folders (see tempSibling) that a process of this host
+ * which no longer runs left behind; returns their names. Those of other hosts, and of live
+ * processes, are kept. A missing folder has none.
+ */
+export function removeStaleTemporaries(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const host = hostTag();
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = /^\..+\.tmp-(.+)-(\d+)-[0-9a-f]{8}$/.exec(name);
+    if (!m || m[1] !== host || processIsAlive(Number(m[2]))) continue;
+    rmSync(join(dir, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+/** Removes the folders under the system's temporary folder that withTempDir(prefix) made for processes that no longer run. */
+export function removeStaleTempDirs(prefix: string): string[] {
+  const removed: string[] = [];
+  for (const name of readdirSync(tmpdir())) {
+    const m = name.startsWith(`${prefix}-`) ? /^(\d+)-/.exec(name.slice(prefix.length + 1)) : null;
+    if (!m || processIsAlive(Number(m[1]))) continue;
+    rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
 }
 
 /** Writes a file so that readers see either the old content or the whole new one, never a part. */

@@ -5,7 +5,7 @@
  * skipped silently; a file named .nii/.nii.gz that is not NIfTI is an error when it is read.
  */
 import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { InputError } from '../core/errors.js';
 import type { Vec3 } from '../core/volume.js';
 import { readNifti } from '../io/nifti.js';
@@ -48,6 +48,25 @@ export function listMaskFolder(dir: string, onIgnored: (paths: string[]) => void
     out.push({ id, path });
   }
   return out;
+}
+
+/**
+ * The masks of several folders (the parts of a sharded prediction) as if they were one: sorted by
+ * file name, a case id found in two folders an InputError.
+ */
+export function listMaskFolders(dirs: readonly string[], onIgnored: (paths: string[]) => void = () => {}): MaskFile[] {
+  const seen = new Map<string, string>();
+  const out: MaskFile[] = [];
+  for (const dir of dirs) {
+    for (const m of listMaskFolder(dir, onIgnored)) {
+      const other = seen.get(m.id);
+      if (other) throw new InputError(m.path, `case id '${m.id}' is also the id of ${other}`);
+      seen.set(m.id, m.path);
+      out.push(m);
+    }
+  }
+  const name = (m: MaskFile): string => basename(m.path);
+  return out.sort((a, b) => (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0));
 }
 
 /** The line that names files passed over in a mask folder. */

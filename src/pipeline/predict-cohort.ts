@@ -6,7 +6,8 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../core/errors.js';
 import { Progress } from '../core/progress.js';
-import { writeFileAtomic } from '../core/atomic.js';
+import { removeStaleTemporaries, writeFileAtomic } from '../core/atomic.js';
+import { shardItems, shardLabel, type Shard } from '../core/shard.js';
 import type { Vec3 } from '../core/volume.js';
 import { caseIdOf, listNiftiFiles } from '../io/cohort.js';
 import { readNifti, writeNiftiMask } from '../io/nifti.js';
@@ -26,6 +27,8 @@ export interface PredictOptions {
   device?: FeatureDevice;
   log: (line: string) => void;
   quiet?: boolean;
+  /** Only this part of the input's scans (by sorted case id); its log is prediction_log.K-of-N.json. */
+  shard?: Shard;
 }
 
 export interface PredictSummary {
@@ -47,9 +50,23 @@ export function inputScans(input: string): string[] {
 
 export const PREDICTION_LOG = 'prediction_log.json';
 
+/** The log of a prediction run: prediction_log.json, or prediction_log.K-of-N.json for part K of N (so parts can share a folder). */
+export function predictionLogName(shard?: Shard): string {
+  return shard ? `prediction_log.${shardLabel(shard)}.json` : PREDICTION_LOG;
+}
+
+/** Whether a file name is a prediction log (of a whole run or of one part). */
+export function isPredictionLogName(name: string): boolean {
+  return name === PREDICTION_LOG || /^prediction_log\.\d+-of-\d+\.json$/.test(name);
+}
+
 export async function predictCohort(opts: PredictOptions): Promise<PredictSummary> {
-  const scans = inputScans(opts.input);
+  const all = inputScans(opts.input);
+  const scans = opts.shard ? shardItems(all, caseIdOf, opts.shard) : all;
+  if (opts.shard) opts.log(`part ${opts.shard.index}/${opts.shard.count}: ${scans.length} of ${all.length} scans`);
   const model = await loadModel(opts.modelDir, opts.log);
+  // What a killed earlier run (kill -9, a lost node) was still writing here.
+  for (const name of removeStaleTemporaries(opts.outDir)) opts.log(`removed ${join(opts.outDir, name)}, left by a process that no longer runs`);
   opts.log(`model ${opts.modelDir}: ${model.manifest.config} config, refiner ${model.refiner ? `on ${model.refiner.backend}` : 'none'}`);
   const progress = new Progress('predict', scans.length, process.stderr, opts.quiet);
   const summary: PredictSummary = { predicted: [], failed: [] };
@@ -101,10 +118,11 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
   }
   // Nothing segmented: no output at all (the caller reports each failure).
   if (summary.predicted.length === 0) return summary;
-  writeJson(join(opts.outDir, PREDICTION_LOG), {
+  writeJson(join(opts.outDir, predictionLogName(opts.shard)), {
     model: opts.modelDir,
     workers: opts.workers,
     device: gpu ? 'gpu' : 'cpu',
+    ...(opts.shard ? { shard: shardLabel(opts.shard) } : {}),
     cases,
     failed: summary.failed,
   });

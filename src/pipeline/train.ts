@@ -3,11 +3,13 @@
  * (histogram GBDT, cross-fitted so later stages see out-of-fold probabilities) -> candidates ->
  * candidate classifier (random forest) -> refiner ROIs -> refiner -> one model folder.
  */
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
 import { InputError } from '../core/errors.js';
 import { Progress } from '../core/progress.js';
 import { Rng } from '../core/random.js';
-import { withTempDir, writeDirAtomic } from '../core/atomic.js';
+import { removeStaleTempDirs, removeStaleTemporaries, withTempDir, writeDirAtomic } from '../core/atomic.js';
+import { shardItems, shardLabel, type Shard } from '../core/shard.js';
 import { boundingBox, dilateMm } from '../core/morphology.js';
 import { maskHas, packMask, unpackMask, type PackedMask } from '../core/bitmask.js';
 import type { Vec3 } from '../core/volume.js';
@@ -257,6 +259,8 @@ export interface FeatureOptions {
   storeDir: string;
   log: (line: string) => void;
   quiet?: boolean;
+  /** Only the cases of this part (by sorted case id): the feature stage of one task of a job array. */
+  shard?: Shard;
 }
 
 /**
@@ -269,13 +273,17 @@ export async function computeCohortFeatures(
   opts: FeatureOptions,
   visit: (p: PreparedCase, table: VoxelFeatureTable) => void,
 ): Promise<string[]> {
-  const feat = new Progress('features', cohort.prepared.length, process.stderr, opts.quiet);
+  const cases = opts.shard ? shardItems(cohort.prepared, (p) => p.id, opts.shard) : cohort.prepared;
+  const inShard = new Set(cases);
+  const feat = new Progress('features', cases.length, process.stderr, opts.quiet);
   let names: string[] = [];
   let hits = 0;
   const gpu = await openFeatureDevice(opts.device ?? 'auto', opts.log);
   const extractor = new FeatureExtractor({ workers: opts.workers, gpu });
   try {
+    // Case order, also for a part: visit sees the cases as an unsharded run would.
     for (const p of cohort.prepared) {
+      if (!inShard.has(p)) continue;
       const key = featureCacheKey(p.volumeFile, cohort.plans);
       let table = readFeatureCache(opts.storeDir, p.id, key);
       if (table) hits++;
@@ -300,9 +308,50 @@ export async function computeCohortFeatures(
     await extractor.close();
     gpu?.close();
   }
-  opts.log(`feature rows in ${opts.storeDir}: ${hits} of ${cohort.prepared.length} cases reused`);
+  opts.log(`feature rows in ${opts.storeDir}: ${hits} of ${cases.length} cases reused${opts.shard ? ` (part ${opts.shard.index}/${opts.shard.count} of a ${cohort.prepared.length}-case cohort)` : ''}`);
   return names;
 }
+
+export interface FeatureStageOptions extends PrepareOptions {
+  workers: number;
+  device?: FeatureDevice;
+  /** The cache folder (see feature-cache.ts): plans.json and features_summary[.K-of-N].json go there too. */
+  cacheDir: string;
+  shard?: Shard;
+}
+
+/**
+ * The feature stage of training on its own (`lungtumor features`, `train --shard`): the cohort is
+ * prepared whole, since its plans decide the rows, and the rows of every case (or of one part's)
+ * are cached for `train --cache`. Returns the number of cases whose rows are cached.
+ */
+export async function cacheCohortFeatures(opts: FeatureStageOptions): Promise<number> {
+  for (const n of removeStaleTemporaries(opts.cacheDir)) opts.log(`removed ${join(opts.cacheDir, n)}, left by a process that no longer runs`);
+  const cohort = await prepareCohort(opts);
+  const t = performance.now();
+  const eligible = new Map<string, number>();
+  const names = await computeCohortFeatures(cohort, { workers: opts.workers, storeDir: opts.cacheDir, device: opts.device ?? 'auto', log: opts.log, quiet: opts.quiet, shard: opts.shard }, (p, table) => {
+    eligible.set(p.id, table.voxels.length);
+  });
+  // Every part writes the same plans.
+  writeJson(join(opts.cacheDir, 'plans.json'), cohort.plans);
+  writeJson(join(opts.cacheDir, opts.shard ? `features_summary.${shardLabel(opts.shard)}.json` : 'features_summary.json'), {
+    features: names,
+    ...(opts.shard ? { shard: shardLabel(opts.shard) } : {}),
+    seconds: { ...cohort.seconds, features: Math.round(performance.now() - t) / 1000 },
+    cases: cohort.prepared.filter((p) => eligible.has(p.id)).map((p) => ({
+      id: p.id,
+      working_dims: p.grid.dims,
+      eligible_voxels: eligible.get(p.id)!,
+      lungs_found: p.lungs.found,
+      lung_finder_dice: cohort.lungFinderDice[p.id] ?? null,
+    })),
+  });
+  return eligible.size;
+}
+
+/** Name prefix of training's temporary feature-row folders (under the system's temporary folder). */
+const FEATURE_ROWS_PREFIX = 'lungtumor-features';
 
 /**
  * Trains a model folder. The full feature rows of the cohort are kept on disk (the cache folder,
@@ -310,8 +359,15 @@ export async function computeCohortFeatures(
  * its out-of-fold probabilities.
  */
 export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
+  // What a killed earlier training (kill -9, a lost node) was still writing.
+  const stale = [
+    ...removeStaleTemporaries(dirname(resolve(opts.modelDir))).map((n) => join(dirname(resolve(opts.modelDir)), n)),
+    ...(opts.cacheDir !== undefined ? removeStaleTemporaries(opts.cacheDir).map((n) => join(opts.cacheDir!, n)) : []),
+    ...removeStaleTempDirs(FEATURE_ROWS_PREFIX).map((n) => join(tmpdir(), n)),
+  ];
+  for (const path of stale) opts.log(`removed ${path}, left by a process that no longer runs`);
   if (opts.cacheDir !== undefined) return trainWithFeatureStore(opts, opts.cacheDir);
-  return withTempDir('lungtumor-features', (dir) => trainWithFeatureStore(opts, dir));
+  return withTempDir(FEATURE_ROWS_PREFIX, (dir) => trainWithFeatureStore(opts, dir));
 }
 
 async function trainWithFeatureStore(opts: TrainOptions, storeDir: string): Promise<TrainSummary> {

@@ -2,7 +2,7 @@
  * One case of the report: its CT and masks read, measured with the challenge's metrics, checked
  * for things a reader should know (QA flags), and drawn as pictures.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../core/errors.js';
 import type { Vec3, Volume } from '../core/volume.js';
@@ -12,7 +12,7 @@ import { readMask } from '../metrics/maskFolder.js';
 import { measureMask, type MaskMeasures } from '../metrics/measures.js';
 import { diceFromCounts, overlapCounts } from '../metrics/dice.js';
 import { scoreCase, type CaseEvaluation } from '../metrics/score.js';
-import { PREDICTION_LOG } from '../pipeline/predict-cohort.js';
+import { isPredictionLogName, PREDICTION_LOG } from '../pipeline/predict-cohort.js';
 import type { RgbImage } from './png.js';
 import { renderCase, touchesBorder, type CutPoint, type DisplayVolume } from './render.js';
 
@@ -72,8 +72,30 @@ export function parsePredictionLog(path: string, json: unknown): PredictionLog {
   return { path, workers: numOrNull(json.workers), cases, failed };
 }
 
-export function predictionLogPath(predDir: string): string {
-  return join(predDir, PREDICTION_LOG);
+/**
+ * The prediction logs of a folder: prediction_log.json, or else those of the parts of a sharded
+ * run (prediction_log.K-of-N.json), sorted; none when there are none.
+ */
+export function predictionLogPaths(predDir: string): string[] {
+  if (existsSync(join(predDir, PREDICTION_LOG))) return [join(predDir, PREDICTION_LOG)];
+  let names: string[] = [];
+  try {
+    names = readdirSync(predDir);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => n !== PREDICTION_LOG && isPredictionLogName(n)).sort().map((n) => join(predDir, n));
+}
+
+/** Several parts' logs as one. */
+export function mergePredictionLogs(logs: readonly PredictionLog[]): PredictionLog | null {
+  if (logs.length === 0) return null;
+  return {
+    path: logs.map((l) => l.path).join(', '),
+    workers: logs[0]!.workers,
+    cases: logs.flatMap((l) => l.cases),
+    failed: logs.flatMap((l) => l.failed),
+  };
 }
 
 /** Thresholds of the QA flags. */

@@ -11,8 +11,8 @@ import { caseIdOf } from '../io/cohort.js';
 import { listMaskFolder, passedOver } from '../metrics/maskFolder.js';
 import { scoreCohort, type CohortEvaluation } from '../metrics/score.js';
 import { readJson } from '../pipeline/model-folder.js';
-import { inputScans, PREDICTION_LOG } from '../pipeline/predict-cohort.js';
-import { analyseCase, unreadableCase, parsePredictionLog, predictionLogPath, type CaseResult, type LoggedCase, type PictureName, type PredictionLog } from './cases.js';
+import { inputScans, isPredictionLogName, PREDICTION_LOG } from '../pipeline/predict-cohort.js';
+import { analyseCase, unreadableCase, mergePredictionLogs, parsePredictionLog, predictionLogPaths, type CaseResult, type LoggedCase, type PictureName, type PredictionLog } from './cases.js';
 import { reportHtml } from './html.js';
 import { readModelInfo } from './model-info.js';
 import { encodePng } from './png.js';
@@ -64,7 +64,7 @@ function planCases(opts: ReportOptions, log: PredictionLog | null): PlannedCase[
   if (!opts.predDir) return [];
   // predict's own log and submission CSV sit beside its masks by design: not worth a line.
   const say = (paths: string[]): void => {
-    const other = paths.filter((p) => basename(p) !== PREDICTION_LOG && !p.endsWith('.csv'));
+    const other = paths.filter((p) => !isPredictionLogName(basename(p)) && !p.endsWith('.csv'));
     if (other.length > 0) opts.log(passedOver(other));
   };
   const preds = new Map(listMaskFolder(opts.predDir, say).map((m) => [m.id, m.path]));
@@ -104,9 +104,9 @@ export async function writeReport(opts: ReportOptions): Promise<ReportSummary> {
   const model = readModelInfo(opts.modelDir);
   let log: PredictionLog | null = null;
   if (opts.predDir) {
-    const path = predictionLogPath(opts.predDir);
-    if (existsSync(path)) log = parsePredictionLog(path, readJson(path));
-    else opts.log(`no ${path}: confidence flags and prediction times are left out`);
+    const paths = predictionLogPaths(opts.predDir);
+    log = mergePredictionLogs(paths.map((path) => parsePredictionLog(path, readJson(path))));
+    if (!log) opts.log(`no ${join(opts.predDir, PREDICTION_LOG)}: confidence flags and prediction times are left out`);
   }
   const planned = planCases(opts, log);
   const cases: CaseResult[] = [];

@@ -9,7 +9,7 @@ import type { Vec3 } from '../core/volume.js';
 import type { Progress } from '../core/progress.js';
 import { measureMask } from '../metrics/measures.js';
 import { foregroundIndices } from '../metrics/sparse.js';
-import { listMaskFolder, passedOver, readMask } from '../metrics/maskFolder.js';
+import { listMaskFolders, passedOver, readMask } from '../metrics/maskFolder.js';
 import { rleEncode } from './rle.js';
 import { pyFloatRepr, pyIntTupleRepr } from './pyrepr.js';
 
@@ -43,12 +43,13 @@ export function submissionCsv(rows: readonly SubmissionRow[]): string {
 }
 
 /**
- * Rows for every mask in a folder, in file-name order (as the kit's sorted listing); InputError on
- * a bad folder or file (labels other than 0/1 included, unless `binarize`). `progress` makes a
- * progress bar for the given number of masks.
+ * Rows for every mask in the folders (one, or the parts of a sharded prediction), in file-name
+ * order (as the kit's sorted listing); InputError on a bad folder or file (labels other than 0/1
+ * included, unless `binarize`) and on a case id in two folders. `progress` makes a progress bar
+ * for the given number of masks.
  */
-export function submissionRowsOfFolder(dir: string, progress?: (total: number) => Progress, log?: (line: string) => void, binarize = false): SubmissionRow[] {
-  const files = listMaskFolder(dir, (paths) => log?.(passedOver(paths)));
+export function submissionRowsOfFolders(dirs: readonly string[], progress?: (total: number) => Progress, log?: (line: string) => void, binarize = false): SubmissionRow[] {
+  const files = listMaskFolders(dirs, (paths) => log?.(passedOver(paths)));
   const bar = progress?.(files.length);
   const rows: SubmissionRow[] = [];
   for (const { id, path } of files) {

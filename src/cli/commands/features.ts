@@ -1,13 +1,11 @@
-import { join } from 'node:path';
 import type { Command } from '../command.js';
-import { cohortOptions, intOption, parseCommandArgs, requireOption } from '../command.js';
-import { computeCohortFeatures, prepareCohort } from '../../pipeline/train.js';
-import { writeJson } from '../../pipeline/model-folder.js';
+import { cohortOptions, intOption, parseCommandArgs, requireOption, shardOption } from '../command.js';
+import { cacheCohortFeatures } from '../../pipeline/train.js';
 
 export const featuresCommand: Command = {
   name: 'features',
   summary: 'compute and cache the voxel features of a cohort (training reuses them with --cache)',
-  usage: `usage: lungtumor features --data DIR [--data DIR ...] --out DIR [--seed N] [--config default|fast] [--workers N]
+  usage: `usage: lungtumor features --data DIR [--data DIR ...] --out DIR [--seed N] [--config default|fast] [--shard K/N] [--workers N]
 
 Reads the cohort as training does (its fingerprint decides the working grid and HU limits), finds
 the lungs in every scan and computes the features of every eligible voxel, in slabs on worker
@@ -19,6 +17,10 @@ options:
   --out DIR        the cache folder
   --seed N         as for train (default 0)
   --config NAME    as for train (default 'default')
+  --shard K/N      only the rows of part K of N of the cases (every N-th by sorted case id,
+                   from the K-th), for the tasks of a job array writing one shared DIR; each
+                   part still reads every scan once, for the plans. Then 'train --cache DIR'
+                   finds every case's rows and trains as after one unsharded run
   --workers N      feature worker threads (default 2; 0 runs in the main thread)
   --device NAME    where the filter features run: auto (default: a hardware GPU when there is
                    one, else the CPU path), gpu (WebGPU, any adapter) or cpu
@@ -33,31 +35,24 @@ options:
       workers: { type: 'string' },
       device: { type: 'string' },
       quiet: { type: 'boolean' },
+      shard: { type: 'string' },
     });
     if (!o) return 0;
     const { dataDirs, config, workers, device } = cohortOptions(o);
     const out = requireOption(o.out, 'out');
-    const log = (line: string): void => { process.stderr.write(`${line}\n`); };
-    const seed = intOption(o.seed, 'seed', 0);
-    const cohort = await prepareCohort({ dataDirs, seed, config, log, quiet: o.quiet ?? false });
-    const t = performance.now();
-    const eligible = new Map<string, number>();
-    const names = await computeCohortFeatures(cohort, { workers, storeDir: out, device, log, quiet: o.quiet ?? false }, (p, table) => {
-      eligible.set(p.id, table.voxels.length);
+    const shard = shardOption(o.shard);
+    const cached = await cacheCohortFeatures({
+      dataDirs,
+      seed: intOption(o.seed, 'seed', 0),
+      config,
+      workers,
+      device,
+      cacheDir: out,
+      log: (line) => process.stderr.write(`${line}\n`),
+      quiet: o.quiet ?? false,
+      shard,
     });
-    writeJson(join(out, 'plans.json'), cohort.plans);
-    writeJson(join(out, 'features_summary.json'), {
-      features: names,
-      seconds: { ...cohort.seconds, features: Math.round(performance.now() - t) / 1000 },
-      cases: cohort.prepared.map((p) => ({
-        id: p.id,
-        working_dims: p.grid.dims,
-        eligible_voxels: eligible.get(p.id) ?? 0,
-        lungs_found: p.lungs.found,
-        lung_finder_dice: cohort.lungFinderDice[p.id] ?? null,
-      })),
-    });
-    process.stdout.write(`features of ${cohort.prepared.length} cases cached in ${out}\n`);
+    process.stdout.write(`features of ${cached} cases cached in ${out}\n`);
     return 0;
   },
 };

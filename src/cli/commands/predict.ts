@@ -1,11 +1,12 @@
 import type { Command } from '../command.js';
-import { deviceOption, parseCommandArgs, requireOption, workersOption } from '../command.js';
+import { deviceOption, parseCommandArgs, requireOption, shardOption, workersOption } from '../command.js';
+import { UsageError } from '../../core/errors.js';
 import { predictCohort } from '../../pipeline/predict-cohort.js';
 
 export const predictCommand: Command = {
   name: 'predict',
   summary: 'segment the primary tumour in CT scans with a trained model',
-  usage: `usage: lungtumor predict --model DIR --input DIR|FILE --out DIR [--submission FILE.csv] [--workers N]
+  usage: `usage: lungtumor predict --model DIR --input DIR|FILE --out DIR [--submission FILE.csv] [--shard K/N] [--workers N]
 
 Writes <ID>_seg.nii.gz (uint8 0/1, the input's exact grid and header geometry) for every scan, and
 prediction_log.json (per-scan volume, RECIST, candidates, warnings, seconds per stage, peak RSS).
@@ -17,6 +18,9 @@ options:
   --input DIR|FILE    one scan, or a folder of scans
   --out DIR           where the masks go
   --submission FILE   also write the challenge's submission CSV for the predicted masks
+  --shard K/N         only part K of N of the scans (every N-th by sorted case id, from the K-th),
+                      for the tasks of a job array; its log is prediction_log.K-of-N.json, so the
+                      parts may share --out. Merge with 'lungtumor submit --masks DIR ...'
   --workers N         feature worker threads (default 2; 0 runs in the main thread)
   --device NAME       where the filter features run: auto (default: a hardware GPU when there is
                       one, else the CPU path), gpu (WebGPU, any adapter) or cpu
@@ -31,8 +35,11 @@ options:
       workers: { type: 'string' },
       device: { type: 'string' },
       quiet: { type: 'boolean' },
+      shard: { type: 'string' },
     });
     if (!o) return 0;
+    const shard = shardOption(o.shard);
+    if (shard && o.submission) throw new UsageError('--submission takes the whole cohort: with --shard, merge the parts with lungtumor submit --masks DIR');
     const workers = workersOption(o.workers);
     const device = deviceOption(o.device);
     const summary = await predictCohort({
@@ -44,6 +51,7 @@ options:
       device,
       log: (line) => process.stderr.write(`${line}\n`),
       quiet: o.quiet ?? false,
+      ...(shard ? { shard } : {}),
     });
     process.stdout.write(`predicted ${summary.predicted.length} scan(s)\n`);
     // One line per failed scan (InputError messages name the file); the others' outputs stand.

@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import type { Command } from '../command.js';
-import { cohortOptions, intOption, parseCommandArgs, requireOption } from '../command.js';
+import { cohortOptions, intOption, parseCommandArgs, requireOption, shardOption } from '../command.js';
 import { UsageError } from '../../core/errors.js';
-import { trainModel } from '../../pipeline/train.js';
+import { cacheCohortFeatures, trainModel } from '../../pipeline/train.js';
 import { isCaseWeight } from '../../pipeline/model-folder.js';
 
 /**
@@ -47,6 +47,9 @@ options:
   --cache DIR      reuse (and fill) the feature cache made by 'lungtumor features'. Training keeps
                    each scan's feature rows on disk, not in memory: in DIR when given, else in a
                    temporary folder it removes (about 25-75 MB per scan)
+  --shard K/N      run only the feature stage, for part K of N of the cases (as
+                   'lungtumor features --shard'), into --cache (required), and write no model:
+                   one task of a job array. Once every part is done, train with --cache alone
   --quiet          no progress bars
 `,
   async run(args) {
@@ -60,9 +63,18 @@ options:
       device: { type: 'string' },
       cache: { type: 'string' },
       quiet: { type: 'boolean' },
+      shard: { type: 'string' },
     });
     if (!o) return 0;
     const { dataDirs, config, workers, device } = cohortOptions(o);
+    const shard = shardOption(o.shard);
+    const log = (line: string): void => { process.stderr.write(`${line}\n`); };
+    if (shard) {
+      if (o.cache === undefined) throw new UsageError('--shard needs --cache DIR: the parts write their feature rows there');
+      const cached = await cacheCohortFeatures({ dataDirs, seed: intOption(o.seed, 'seed', 0), config, workers, device, cacheDir: o.cache, log, quiet: o.quiet ?? false, shard });
+      process.stdout.write(`feature stage of part ${shard.index}/${shard.count}: ${cached} cases cached in ${o.cache}; no model written\n`);
+      return 0;
+    }
     await trainModel({
       dataDirs,
       dataWeights: dataWeightsOption(dataDirs, o.weight),
@@ -70,7 +82,7 @@ options:
       seed: intOption(o.seed, 'seed', 0),
       config,
       workers,
-      log: (line) => process.stderr.write(`${line}\n`),
+      log,
       quiet: o.quiet ?? false,
       cacheDir: o.cache,
       device,
