@@ -2,15 +2,14 @@
  * `predict` over a folder or one file: every scan gets a mask or a named failure; failures are
  * reported together at the end (exit code 2), nothing is skipped silently.
  */
-import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../core/errors.js';
 import { Progress } from '../core/progress.js';
 import { removeStaleTemporaries, writeFileAtomic } from '../core/atomic.js';
 import { shardItems, shardLabel, type Shard } from '../core/shard.js';
 import type { Vec3 } from '../core/volume.js';
-import { caseIdOf, listNiftiFiles } from '../io/cohort.js';
-import { readNifti, writeNiftiMask } from '../io/nifti.js';
+import { listScanInputs } from '../io/scans.js';
+import { writeNiftiMask } from '../io/nifti.js';
 import { submissionCsv, submissionRow, type SubmissionRow } from '../submission/submission.js';
 import { loadModel, segmentScan } from './predict.js';
 import { writeJson } from './model-folder.js';
@@ -33,19 +32,7 @@ export interface PredictOptions {
 
 export interface PredictSummary {
   predicted: string[];
-  failed: { file: string; problem: string }[];
-}
-
-/** The scans to segment: one file, or a folder's NIfTI files (or its test/volume, volume or train/volume subfolder). */
-export function inputScans(input: string): string[] {
-  if (!existsSync(input)) throw new InputError(input, 'no such file or folder');
-  if (statSync(input).isFile()) return [input];
-  for (const sub of [join(input, 'test', 'volume'), join(input, 'volume'), join(input, 'train', 'volume')]) {
-    if (existsSync(sub) && statSync(sub).isDirectory()) return listNiftiFiles(sub);
-  }
-  const files = listNiftiFiles(input);
-  if (files.length === 0) throw new InputError(input, 'no .nii or .nii.gz scans in this folder');
-  return files;
+  failed: { id: string; file: string; problem: string }[];
 }
 
 export const PREDICTION_LOG = 'prediction_log.json';
@@ -61,8 +48,8 @@ export function isPredictionLogName(name: string): boolean {
 }
 
 export async function predictCohort(opts: PredictOptions): Promise<PredictSummary> {
-  const all = inputScans(opts.input);
-  const scans = opts.shard ? shardItems(all, caseIdOf, opts.shard) : all;
+  const all = listScanInputs(opts.input);
+  const scans = opts.shard ? shardItems(all, (s) => s.id, opts.shard) : all;
   if (opts.shard) opts.log(`part ${opts.shard.index}/${opts.shard.count}: ${scans.length} of ${all.length} scans`);
   const model = await loadModel(opts.modelDir, opts.log);
   // What a killed earlier run (kill -9, a lost node) was still writing here.
@@ -75,11 +62,11 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
   const gpu = await openFeatureDevice(opts.device ?? 'auto', opts.log);
   const extractor = new FeatureExtractor({ workers: opts.workers, gpu });
   try {
-    for (const file of scans) {
-      const id = caseIdOf(file);
+    for (const scan of scans) {
+      const { id, path: file } = scan;
       const t0 = performance.now();
       try {
-        const ct = readNifti(file);
+        const ct = scan.read();
         const readSeconds = (performance.now() - t0) / 1000;
         const result = await segmentScan(model, ct, extractor);
         const t1 = performance.now();
@@ -92,6 +79,7 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
         cases.push({
           id,
           file,
+          format: scan.format,
           dims: ct.dims,
           spacing_mm: ct.spacing,
           volume_ml: row.volumeMl,
@@ -108,7 +96,7 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
         summary.predicted.push(id);
       } catch (err) {
         if (!(err instanceof InputError)) throw err;
-        summary.failed.push({ file, problem: err.message });
+        summary.failed.push({ id, file, problem: err.message });
       }
       progress.tick(id);
     }

@@ -6,13 +6,14 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../core/errors.js';
 import type { Vec3, Volume } from '../core/volume.js';
-import { readNifti } from '../io/nifti.js';
+import { readScan } from '../io/scans.js';
 import { toCanonical } from '../geometry/orient.js';
 import { readMask } from '../metrics/maskFolder.js';
 import { measureMask, type MaskMeasures } from '../metrics/measures.js';
 import { diceFromCounts, overlapCounts } from '../metrics/dice.js';
 import { scoreCase, type CaseEvaluation } from '../metrics/score.js';
 import { isPredictionLogName, PREDICTION_LOG } from '../pipeline/predict-cohort.js';
+import { caseIdOf } from '../io/cohort.js';
 import type { RgbImage } from './png.js';
 import { renderCase, touchesBorder, type CutPoint, type DisplayVolume } from './render.js';
 
@@ -35,7 +36,8 @@ export interface PredictionLog {
   path: string;
   workers: number | null;
   cases: LoggedCase[];
-  failed: { file: string; problem: string }[];
+  /** `id` is absent in logs of versions before DICOM input (then the file name's case id). */
+  failed: { id: string; file: string; problem: string }[];
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -67,7 +69,7 @@ export function parsePredictionLog(path: string, json: unknown): PredictionLog {
     };
   });
   const failed = Array.isArray(json.failed)
-    ? json.failed.filter(isRecord).map((f) => ({ file: String(f.file ?? ''), problem: String(f.problem ?? '') }))
+    ? json.failed.filter(isRecord).map((f) => ({ id: typeof f.id === 'string' ? f.id : caseIdOf(String(f.file ?? '')), file: String(f.file ?? ''), problem: String(f.problem ?? '') }))
     : [];
   return { path, workers: numOrNull(json.workers), cases, failed };
 }
@@ -239,7 +241,7 @@ function maskOnCt(path: string, ct: Volume): { mask: Uint8Array; pixdim: Vec3 } 
  */
 export function analyseCase(input: CaseInput): { result: CaseResult; pictures: Partial<Record<PictureName, RgbImage>> } {
   if (!existsSync(input.ctFile)) throw new InputError(input.ctFile, `CT of case ${input.id} not found (give the scans with --scans DIR)`);
-  const ct = readNifti(input.ctFile);
+  const ct = readScan(input.ctFile);
   const pred = input.predFile ? maskOnCt(input.predFile, ct) : null;
   const truth = input.truthFile ? maskOnCt(input.truthFile, ct) : null;
   const predMeasures = pred ? measureMask(pred.mask, ct.dims, pred.pixdim) : null;

@@ -7,11 +7,11 @@ import { basename, join, resolve } from 'node:path';
 import { InputError } from '../core/errors.js';
 import { Progress } from '../core/progress.js';
 import { writeDirAtomic } from '../core/atomic.js';
-import { caseIdOf } from '../io/cohort.js';
 import { listMaskFolder, passedOver } from '../metrics/maskFolder.js';
 import { scoreCohort, type CohortEvaluation } from '../metrics/score.js';
 import { readJson } from '../pipeline/model-folder.js';
-import { inputScans, isPredictionLogName, PREDICTION_LOG } from '../pipeline/predict-cohort.js';
+import { isPredictionLogName, PREDICTION_LOG } from '../pipeline/predict-cohort.js';
+import { listScanInputs } from '../io/scans.js';
 import { analyseCase, unreadableCase, mergePredictionLogs, parsePredictionLog, predictionLogPaths, type CaseResult, type LoggedCase, type PictureName, type PredictionLog } from './cases.js';
 import { reportHtml } from './html.js';
 import { readModelInfo } from './model-info.js';
@@ -74,9 +74,9 @@ function planCases(opts: ReportOptions, log: PredictionLog | null): PlannedCase[
     throw new InputError(opts.predDir, `no case matches a case of ${truthDir} (ids are file names up to the first '_')`);
   }
   const scans = new Map<string, string>();
-  if (opts.scansDir) for (const f of inputScans(opts.scansDir)) scans.set(caseIdOf(f), f);
+  if (opts.scansDir) for (const s of listScanInputs(opts.scansDir)) scans.set(s.id, s.path);
   const logged = new Map((log?.cases ?? []).map((c) => [c.id, c]));
-  const failedFiles = new Map((log?.failed ?? []).map((f) => [caseIdOf(f.file), f.file]));
+  const failedFiles = new Map((log?.failed ?? []).map((f) => [f.id, f.file]));
   const ids = [...new Set([...preds.keys(), ...truths.keys()])].sort();
   return ids.map((id) => {
     const entry = logged.get(id) ?? null;
@@ -94,7 +94,7 @@ function planCases(opts: ReportOptions, log: PredictionLog | null): PlannedCase[
 /** Why predict failed on a case that has no prediction (from its log), or null. */
 function failedProblem(log: PredictionLog | null, p: PlannedCase): string | null {
   if (p.predFile !== null || !log) return null;
-  const f = log.failed.find((x) => caseIdOf(x.file) === p.id);
+  const f = log.failed.find((x) => x.id === p.id);
   return f ? f.problem : null;
 }
 

@@ -10,12 +10,14 @@ export const predictCommand: Command = {
 
 Writes <ID>_seg.nii.gz (uint8 0/1, the input's exact grid and header geometry) for every scan, and
 prediction_log.json (per-scan volume, RECIST, candidates, warnings, seconds per stage, peak RSS).
-A folder input takes its test/volume, volume or train/volume subfolder when present, else its own NIfTI files.
+A folder input takes its test/volume, volume or train/volume subfolder when present, else its own
+NIfTI files, else the DICOM CT series below it (uncompressed; grouped by SeriesInstanceUID, other
+modalities passed over; case id: the folder's name for one series, else each series' entry in it).
 A scan that cannot be read is named at the end and the exit code is 2; the others are still done.
 
 options:
   --model DIR         a model folder written by 'lungtumor train'
-  --input DIR|FILE    one scan, or a folder of scans
+  --input DIR|FILE    one NIfTI scan, or a folder of scans (NIfTI, or DICOM series)
   --out DIR           where the masks go
   --submission FILE   also write the challenge's submission CSV for the predicted masks
   --shard K/N         only part K of N of the scans (every N-th by sorted case id, from the K-th),

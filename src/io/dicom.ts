@@ -1,0 +1,260 @@
+/**
+ * DICOM CT series in: the files of a series (grouped by SeriesInstanceUID, CT only) become one
+ * Volume on exactly the grid the NIfTI route gives (README: same voxels, affine to 1e-3 mm).
+ *
+ * Geometry: DICOM patient coordinates are LPS mm; the Volume's affine is NIfTI's RAS mm, so its
+ * first two rows are negated. Voxel x runs along a row (ImageOrientationPatient's first vector,
+ * PixelSpacing[1] apart), y down the columns (second vector, PixelSpacing[0] apart), z along the
+ * slice normal (row × column) in the order of ImagePositionPatient along it.
+ */
+import { readdirSync, readFileSync, statSync, openSync, readSync, closeSync } from 'node:fs';
+import { basename, join, relative, resolve, sep } from 'node:path';
+import dicomParser from 'dicom-parser';
+import { InputError } from '../core/errors.js';
+import type { Mat4, Vec3, Volume } from '../core/volume.js';
+
+/** Transfer syntaxes whose pixel data are raw (not compressed). */
+const RAW_SYNTAXES: Record<string, { littleEndian: boolean }> = {
+  '1.2.840.10008.1.2': { littleEndian: true }, // implicit VR little endian
+  '1.2.840.10008.1.2.1': { littleEndian: true }, // explicit VR little endian
+  '1.2.840.10008.1.2.2': { littleEndian: false }, // explicit VR big endian (retired)
+};
+
+const SYNTAX_NAMES: Record<string, string> = {
+  '1.2.840.10008.1.2.1.99': 'Deflated Explicit VR Little Endian',
+  '1.2.840.10008.1.2.4.50': 'JPEG Baseline',
+  '1.2.840.10008.1.2.4.51': 'JPEG Extended',
+  '1.2.840.10008.1.2.4.57': 'JPEG Lossless',
+  '1.2.840.10008.1.2.4.70': 'JPEG Lossless SV1',
+  '1.2.840.10008.1.2.4.80': 'JPEG-LS Lossless',
+  '1.2.840.10008.1.2.4.81': 'JPEG-LS Near-Lossless',
+  '1.2.840.10008.1.2.4.90': 'JPEG 2000 Lossless',
+  '1.2.840.10008.1.2.4.91': 'JPEG 2000',
+  '1.2.840.10008.1.2.5': 'RLE Lossless',
+};
+
+/** Whether a file starts as a DICOM Part 10 file: a 128-byte preamble, then 'DICM'. */
+export function isDicomFile(path: string): boolean {
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, 'r');
+    const head = Buffer.alloc(132);
+    return readSync(fd, head, 0, 132, 0) === 132 && head.toString('latin1', 128, 132) === 'DICM';
+  } catch {
+    return false;
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}
+
+/** One CT series found below a folder. */
+export interface DicomSeries {
+  /** Case id: see findDicomSeries. */
+  id: string;
+  /** The folder holding its files (the first one, when they are spread over several). */
+  folder: string;
+  seriesUid: string;
+  files: string[];
+}
+
+type DataSet = ReturnType<typeof dicomParser.parseDicom>;
+
+function parse(path: string, bytes: Uint8Array, untilPixels: boolean): DataSet {
+  try {
+    return dicomParser.parseDicom(bytes, untilPixels ? { untilTag: 'x7fe00010' } : undefined);
+  } catch (err) {
+    const why = typeof err === 'string' ? err : err instanceof Error ? err.message : (err as { exception?: string }).exception ?? 'unreadable';
+    throw new InputError(path, `not a readable DICOM file (${why.replace(/^dicomParser\.\w+: /, '')})`);
+  }
+}
+
+function readBytes(path: string): Uint8Array {
+  const b = readFileSync(path);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** Files below `root` (itself included when a file), to `maxDepth` folders down, sorted. */
+function walk(root: string, maxDepth: number): string[] {
+  const out: string[] = [];
+  const visit = (dir: string, depth: number): void => {
+    let names: string[];
+    try {
+      names = readdirSync(dir).sort();
+    } catch (err) {
+      throw new InputError(dir, `cannot read folder (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    for (const name of names) {
+      if (name.startsWith('.')) continue;
+      const path = join(dir, name);
+      const st = statSync(path);
+      if (st.isDirectory()) {
+        if (depth < maxDepth) visit(path, depth + 1);
+      } else if (st.isFile()) out.push(path);
+    }
+  };
+  visit(root, 0);
+  return out;
+}
+
+/**
+ * The CT series below a folder (files with a DICM preamble, 4 folders deep at most), by
+ * SeriesInstanceUID; other modalities (RTSTRUCT, SEG, ...) are passed over. The case id of the
+ * one CT series below `root` is `root`'s name (a patient's folder, e.g. LUNG1-001/{ct,rtstruct});
+ * of several, the name of the entry directly under `root` that holds each (a cohort's folder of
+ * patients), with '-S<SeriesNumber>' when one entry holds several. Sorted by id.
+ */
+export function findDicomSeries(root: string): DicomSeries[] {
+  const byUid = new Map<string, { files: string[]; top: string; seriesNumber: string }>();
+  for (const path of walk(root, 4)) {
+    if (!isDicomFile(path)) continue;
+    const ds = parse(path, readBytes(path), true);
+    if ((ds.string('x00080060') ?? '').trim().toUpperCase() !== 'CT') continue;
+    const uid = ds.string('x0020000e');
+    if (!uid) throw new InputError(path, 'a CT image without a SeriesInstanceUID (0020,000E)');
+    const rel = relative(root, path).split(sep);
+    const top = rel.length > 1 ? rel[0]! : basename(root);
+    const entry = byUid.get(uid) ?? { files: [], top, seriesNumber: (ds.string('x00200011') ?? '').trim() };
+    entry.files.push(path);
+    byUid.set(uid, entry);
+  }
+  const perTop = new Map<string, number>();
+  for (const e of byUid.values()) perTop.set(e.top, (perTop.get(e.top) ?? 0) + 1);
+  const series = [...byUid.entries()].map(([seriesUid, e], k) => {
+    const tag = e.seriesNumber !== '' ? e.seriesNumber : String(k + 1);
+    const id = byUid.size === 1 ? basename(resolve(root)) : perTop.get(e.top)! > 1 ? `${e.top}-S${tag}` : e.top;
+    return { id, folder: join(e.files[0]!, '..'), seriesUid, files: e.files };
+  });
+  const ids = new Set<string>();
+  for (const s of series) {
+    if (ids.has(s.id)) throw new InputError(s.folder, `two CT series would both be case '${s.id}': give each series its own folder`);
+    ids.add(s.id);
+  }
+  return series.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+interface Slice {
+  path: string;
+  ds: DataSet;
+  position: Vec3;
+  /** Position along the slice normal (mm). */
+  along: number;
+}
+
+function numbers(ds: DataSet, tag: string, count: number, path: string, name: string): number[] {
+  const raw = ds.string(tag);
+  const values = raw === undefined ? [] : raw.split('\\').map((v) => Number(v.trim()));
+  if (values.length !== count || values.some((v) => !Number.isFinite(v))) {
+    throw new InputError(path, raw === undefined ? `no ${name} (${tag.slice(1, 5)},${tag.slice(5)})` : `${name} is not ${count} numbers: '${raw}'`);
+  }
+  return values;
+}
+
+const dot = (a: Vec3, b: Vec3): number => a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+const cross = (a: Vec3, b: Vec3): Vec3 => [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
+
+/** Relative tolerance of slice spacings, and of orientation cosines, before a series is refused. */
+const SPACING_TOLERANCE = 0.01;
+const ORIENTATION_TOLERANCE = 1e-4;
+
+/**
+ * Reads one CT series into a Volume of HU (int16 when every slice's rescale gives whole numbers in
+ * its range, else float32). InputError, naming a file or the folder, for what cannot make one
+ * regular 3D grid: compressed pixels, a missing or doubled slice, gantry tilt, two orientations or
+ * sizes, no pixel data.
+ */
+export function readDicomSeries(series: DicomSeries): Volume {
+  const where = series.folder;
+  if (series.files.length < 2) throw new InputError(where, `CT series ${series.seriesUid} has ${series.files.length} slice: a 3D scan needs at least 2`);
+  const first = parse(series.files[0]!, readBytes(series.files[0]!), false);
+  const iop = numbers(first, 'x00200037', 6, series.files[0]!, 'ImageOrientationPatient');
+  const rowDir: Vec3 = [iop[0]!, iop[1]!, iop[2]!];
+  const colDir: Vec3 = [iop[3]!, iop[4]!, iop[5]!];
+  const normal = cross(rowDir, colDir);
+  const slices: Slice[] = series.files.map((path, k) => {
+    const ds = k === 0 ? first : parse(path, readBytes(path), false);
+    const o = numbers(ds, 'x00200037', 6, path, 'ImageOrientationPatient');
+    if (o.some((v, i) => Math.abs(v - iop[i]!) > ORIENTATION_TOLERANCE)) {
+      throw new InputError(path, `orientation ${o.join('\\')} differs from ${series.files[0]}'s ${iop.join('\\')}: two orientations in one series`);
+    }
+    const position = numbers(ds, 'x00200032', 3, path, 'ImagePositionPatient') as Vec3;
+    return { path, ds, position, along: dot(position, normal) };
+  });
+  slices.sort((a, b) => a.along - b.along);
+  const gaps = slices.slice(1).map((s, k) => s.along - slices[k]!.along);
+  const step = [...gaps].sort((a, b) => a - b)[Math.floor(gaps.length / 2)]!;
+  for (let k = 0; k < gaps.length; k++) {
+    const a = slices[k]!;
+    const b = slices[k + 1]!;
+    if (gaps[k]! < 1e-3) throw new InputError(b.path, `the same slice position as ${a.path} (${a.along.toFixed(3)} mm along the normal)`);
+    if (Math.abs(gaps[k]! - step) > SPACING_TOLERANCE * step) {
+      const missing = Math.round(gaps[k]! / step) - 1;
+      throw new InputError(where, `${gaps[k]!.toFixed(3)} mm between ${basename(a.path)} and ${basename(b.path)} where the other slices are ${step.toFixed(3)} mm apart${missing > 0 ? ` (${missing} slice${missing > 1 ? 's' : ''} missing?)` : ''}`);
+    }
+  }
+  // Positions must run along the normal: a sideways drift per slice is gantry tilt (or a sheared stack).
+  const span: Vec3 = [0, 1, 2].map((i) => slices[slices.length - 1]!.position[i]! - slices[0]!.position[i]!) as Vec3;
+  const spanLength = Math.hypot(...span);
+  if (Math.abs(dot(span, normal)) < (1 - 1e-4) * spanLength) {
+    const tiltDeg = (Math.acos(Math.min(1, Math.abs(dot(span, normal)) / spanLength)) * 180) / Math.PI;
+    throw new InputError(where, `slices are not stacked along their normal (${tiltDeg.toFixed(2)}° off: gantry tilt); resample the series to an untilted grid first`);
+  }
+
+  const rows = first.uint16('x00280010');
+  const cols = first.uint16('x00280011');
+  const ps = numbers(first, 'x00280030', 2, series.files[0]!, 'PixelSpacing');
+  if (!rows || !cols) throw new InputError(series.files[0]!, 'no Rows/Columns (0028,0010/0011)');
+  const nz = slices.length;
+  const plane = rows * cols;
+  const hu = new Float32Array(plane * nz);
+  let wholeHu = true;
+  slices.forEach((s, z) => {
+    const { ds, path } = s;
+    if (ds.uint16('x00280010') !== rows || ds.uint16('x00280011') !== cols) {
+      throw new InputError(path, `${ds.uint16('x00280011')}×${ds.uint16('x00280010')} pixels where the series' first slice has ${cols}×${rows}`);
+    }
+    const p = numbers(ds, 'x00280030', 2, path, 'PixelSpacing');
+    if (Math.abs(p[0]! - ps[0]!) > 1e-4 * ps[0]! || Math.abs(p[1]! - ps[1]!) > 1e-4 * ps[1]!) {
+      throw new InputError(path, `PixelSpacing ${p.join('\\')} differs from the series' ${ps.join('\\')}`);
+    }
+    const syntax = (ds.string('x00020010') ?? '1.2.840.10008.1.2').replace(/\0/g, '').trim();
+    const raw = RAW_SYNTAXES[syntax];
+    if (!raw) throw new InputError(path, `compressed pixel data (${SYNTAX_NAMES[syntax] ?? 'transfer syntax'} ${syntax}) is not supported: decompress the series first (e.g. gdcmconv --raw or dcmdjpeg)`);
+    const samples = ds.uint16('x00280002') ?? 1;
+    const bits = ds.uint16('x00280100');
+    const signed = ds.uint16('x00280103') === 1;
+    if (samples !== 1 || bits !== 16) throw new InputError(path, `${samples} sample(s) of ${bits ?? '?'} bits per pixel: a CT slice has 1 sample of 16 bits`);
+    const px = ds.elements.x7fe00010;
+    if (!px) throw new InputError(path, 'no pixel data (7FE0,0010)');
+    if (px.encapsulatedPixelData) throw new InputError(path, 'encapsulated (compressed) pixel data is not supported');
+    if (px.length < 2 * plane || px.dataOffset + 2 * plane > ds.byteArray.length) {
+      throw new InputError(path, `pixel data holds ${Math.min(px.length, ds.byteArray.length - px.dataOffset)} bytes, ${2 * plane} expected: truncated?`);
+    }
+    const slope = ds.string('x00281053') === undefined ? 1 : numbers(ds, 'x00281053', 1, path, 'RescaleSlope')[0]!;
+    const intercept = ds.string('x00281052') === undefined ? 0 : numbers(ds, 'x00281052', 1, path, 'RescaleIntercept')[0]!;
+    const view = new DataView(ds.byteArray.buffer, ds.byteArray.byteOffset + px.dataOffset, 2 * plane);
+    const out = z * plane;
+    for (let i = 0; i < plane; i++) {
+      const v = signed ? view.getInt16(2 * i, raw.littleEndian) : view.getUint16(2 * i, raw.littleEndian);
+      const h = v * slope + intercept;
+      hu[out + i] = h;
+      if (wholeHu && (!Number.isInteger(h) || h < -32768 || h > 32767)) wholeHu = false;
+    }
+  });
+
+  const rowSpacing = ps[0]!; // between rows: along the column direction
+  const colSpacing = ps[1]!; // between columns: along the row direction
+  const origin = slices[0]!.position;
+  const lpsToRas = [-1, -1, 1];
+  // Geometry rounded to float32, as a NIfTI header stores it: the masks are written as NIfTI, and
+  // the same scan then gives the same mask whether it comes as DICOM or as its NIfTI conversion
+  // (unrounded, the 1e-12 mm differences moved a few hundred voxels of a crop's mask).
+  const f = Math.fround;
+  const row = (r: number): [number, number, number, number] => [
+    f(lpsToRas[r]! * rowDir[r]! * colSpacing),
+    f(lpsToRas[r]! * colDir[r]! * rowSpacing),
+    f(lpsToRas[r]! * normal[r]! * step),
+    f(lpsToRas[r]! * origin[r]!),
+  ];
+  const affine: Mat4 = [row(0), row(1), row(2), [0, 0, 0, 1]];
+  return { data: wholeHu ? Int16Array.from(hu) : hu, dims: [cols, rows, nz], spacing: [f(colSpacing), f(rowSpacing), f(step)], affine };
+}

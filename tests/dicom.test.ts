@@ -1,0 +1,154 @@
+/**
+ * DICOM CT input: the real series give the NIfTI route's voxels and affine; written series round
+ * trip; each way a series can be broken is one error line, exit 2, no output.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, readdirSync, rmSync, truncateSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { repoRoot, runCli, tempDir } from './helpers.js';
+import { writeDicomSeries, type SeriesOptions } from './dicom-writer.js';
+import { findDicomSeries, readDicomSeries } from '../src/io/dicom.js';
+import { listScanInputs } from '../src/io/scans.js';
+import { readNifti } from '../src/io/nifti.js';
+import { generateCase, writeCohort } from '../src/synth/index.js';
+import { InputError } from '../src/core/errors.js';
+import type { Volume } from '../src/core/volume.js';
+
+const dicomDir = ((): string | null => {
+  const dir = resolve(repoRoot, '..', 'shared', 'data', 'dicom');
+  return existsSync(join(dir, 'LUNG1-001', 'ct')) ? dir : null;
+})();
+const realDir = resolve(repoRoot, '..', 'shared', 'data', 'real', 'train', 'volume');
+
+function maxAffineDiff(a: Volume, b: Volume): number {
+  let d = 0;
+  for (let r = 0; r < 4; r++) for (let c = 0; c < 4; c++) d = Math.max(d, Math.abs(a.affine[r]![c]! - b.affine[r]![c]!));
+  return d;
+}
+
+function sameVoxels(a: Volume, b: Volume): boolean {
+  if (a.data.length !== b.data.length) return false;
+  for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) return false;
+  return true;
+}
+
+test('the shared DICOM series give the voxels and affine of their NIfTI files', { skip: dicomDir ? false : '../shared/data/dicom is absent' }, () => {
+  const series = findDicomSeries(dicomDir!);
+  // The RTSTRUCTs beside the CT series are passed over.
+  assert.deepEqual(series.map((s) => [s.id, s.files.length]), [['LUNG1-001', 134], ['RADPHANTOM-1', 60], ['RADPHANTOM-2', 41]]);
+  for (const s of series) {
+    const fromDicom = readDicomSeries(s);
+    const fromNifti = readNifti(join(realDir, `${s.id}_vol.nii.gz`));
+    assert.deepEqual(fromDicom.dims, fromNifti.dims, s.id);
+    assert.ok(maxAffineDiff(fromDicom, fromNifti) <= 1e-3, `${s.id}: affine differs by ${maxAffineDiff(fromDicom, fromNifti)} mm`);
+    assert.ok(sameVoxels(fromDicom, fromNifti), `${s.id}: voxels differ`);
+  }
+});
+
+test('predict on a DICOM folder writes the masks it writes for the NIfTI files of the same scans', { skip: dicomDir ? false : '../shared/data/dicom is absent' }, async (t) => {
+  const dir = tempDir(t);
+  await writeCohort(join(dir, 'cohort'), { cases: 4, seed: 8, size: 'small' });
+  const model = join(dir, 'model');
+  assert.equal(runCli(['train', '--data', join(dir, 'cohort'), '--model', model, '--config', 'fast', '--quiet']).status, 0);
+  const nifti = join(dir, 'nifti');
+  mkdirSync(nifti);
+  copyFileSync(join(realDir, 'RADPHANTOM-1_vol.nii.gz'), join(nifti, 'RADPHANTOM-1_vol.nii.gz'));
+  const a = runCli(['predict', '--model', model, '--input', join(dicomDir!, 'RADPHANTOM-1'), '--out', join(dir, 'a'), '--quiet']);
+  assert.equal(a.status, 0, a.stderr);
+  const d = runCli(['predict', '--model', model, '--input', dicomDir!, '--out', join(dir, 'dicom'), '--quiet', '--shard', '2/2']);
+  assert.equal(d.status, 0, d.stderr);
+  const n = runCli(['predict', '--model', model, '--input', nifti, '--out', join(dir, 'nii'), '--quiet']);
+  assert.equal(n.status, 0, n.stderr);
+  // Part 2 of 2 of the three series (LUNG1-001, RADPHANTOM-1, RADPHANTOM-2) is RADPHANTOM-1.
+  assert.deepEqual(readdirSync(join(dir, 'dicom')).sort(), ['RADPHANTOM-1_seg.nii.gz', 'prediction_log.2-of-2.json']);
+  for (const out of ['a', 'dicom']) {
+    const fromDicom = readNifti(join(dir, out, 'RADPHANTOM-1_seg.nii.gz'));
+    const fromNifti = readNifti(join(dir, 'nii', 'RADPHANTOM-1_seg.nii.gz'));
+    assert.ok(sameVoxels(fromDicom, fromNifti), `${out}: the masks differ`);
+    assert.ok(maxAffineDiff(fromDicom, fromNifti) <= 1e-3);
+  }
+});
+
+/** A small synthetic CT (HU) on an axial grid, as lungtumor's NIfTI of a DICOM series would be. */
+function smallCt(): Volume {
+  const syn = generateCase(5, 0, { size: 'small' });
+  return syn.ct;
+}
+
+test('a written DICOM series reads back with its voxels and affine, whatever the file order and encoding', (t) => {
+  const dir = tempDir(t);
+  const ct = smallCt();
+  // NIfTI of DICOM: x towards patient left, y posterior (RAS diagonal −, −, +).
+  const lps: Volume = { ...ct, affine: [[-ct.spacing[0], 0, 0, 120.5], [0, -ct.spacing[1], 0, 80.25], [0, 0, ct.spacing[2], -300], [0, 0, 0, 1]] };
+  for (const [name, opts] of [
+    ['explicit', {}],
+    ['implicit', { implicitVr: true }],
+    ['reversed-names', { name: (z: number) => `slice-${String(1000 - z).padStart(4, '0')}.dcm` }],
+  ] as [string, SeriesOptions][]) {
+    writeDicomSeries(join(dir, name), lps, opts);
+    const inputs = listScanInputs(join(dir, name));
+    assert.equal(inputs.length, 1);
+    assert.equal(inputs[0]!.id, name);
+    const back = inputs[0]!.read();
+    assert.deepEqual(back.dims, lps.dims);
+    assert.ok(maxAffineDiff(back, lps) < 1e-4, `${name}: affine differs by ${maxAffineDiff(back, lps)}`);
+    assert.ok(sameVoxels(back, lps), `${name}: voxels differ`);
+  }
+  // A fractional rescale gives float HU.
+  writeDicomSeries(join(dir, 'scaled'), lps, { slope: 0.5, intercept: -1024.25 });
+  const scaled = listScanInputs(join(dir, 'scaled'))[0]!.read();
+  assert.ok(scaled.data instanceof Float32Array);
+  let worst = 0;
+  for (let i = 0; i < lps.data.length; i++) worst = Math.max(worst, Math.abs(scaled.data[i]! - lps.data[i]!));
+  assert.ok(worst <= 0.25 + 1e-6, `HU off by ${worst}`);
+  // Two series under one folder are two cases, told apart by series number.
+  writeDicomSeries(join(dir, 'two', 'a'), lps, { seriesUid: '1.2.3.1' });
+  writeDicomSeries(join(dir, 'two', 'b'), lps, { seriesUid: '1.2.3.2', modality: 'MR' });
+  writeDicomSeries(join(dir, 'two', 'c'), lps, { seriesUid: '1.2.3.3' });
+  assert.deepEqual(listScanInputs(join(dir, 'two')).map((s) => s.id), ['a', 'c']);
+});
+
+test('broken DICOM series: one error line naming the file or folder, exit 2, no output', async (t) => {
+  const dir = tempDir(t);
+  await writeCohort(join(dir, 'cohort'), { cases: 3, seed: 8, size: 'small' });
+  const model = join(dir, 'model');
+  assert.equal(runCli(['train', '--data', join(dir, 'cohort'), '--model', model, '--config', 'fast', '--quiet']).status, 0);
+  const ct = smallCt();
+  const broken: [string, SeriesOptions | ((d: string) => void), RegExp][] = [
+    ['gap', { skip: [5] }, /mm between .* where the other slices are .* apart \(1 slice missing\?\)/],
+    ['tilt', { shift: (z) => [0, 0.4 * z, 0] }, /not stacked along their normal .*gantry tilt/],
+    ['two-orientations', { sliceOrientation: (z) => (z === 3 ? [[0.9950042, 0.0998334, 0], [-0.0998334, 0.9950042, 0]] : null) }, /two orientations in one series/],
+    ['no-pixels', { noPixels: [2] }, /no pixel data \(7FE0,0010\)/],
+    ['compressed', { transferSyntax: '1.2.840.10008.1.2.4.70' }, /compressed pixel data \(JPEG Lossless SV1 1\.2\.840\.10008\.1\.2\.4\.70\) is not supported/],
+    ['truncated', (d) => {
+      const files = writeDicomSeries(d, ct);
+      truncateSync(files[4]!, statSync(files[4]!).size - 1000);
+    }, /pixel data holds \d+ bytes, \d+ expected: truncated\?|not a readable DICOM file/],
+    ['not-dicom', (d) => {
+      mkdirSync(d, { recursive: true });
+      writeFileSync(join(d, 'IM0001.dcm'), 'this is not DICOM');
+    }, /no \.nii or \.nii\.gz scans and no DICOM CT series in this folder/],
+  ];
+  for (const [name, make, message] of broken) {
+    const series = join(dir, 'broken', name);
+    if (typeof make === 'function') make(series);
+    else writeDicomSeries(series, ct, make);
+    const out = join(dir, 'out', name);
+    const r = runCli(['predict', '--model', model, '--input', series, '--out', out, '--quiet']);
+    assert.equal(r.status, 2, `${name}: ${r.stderr}`);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('lungtumor'));
+    assert.equal(lines.length, 1, `${name}: ${r.stderr}`);
+    assert.match(lines[0]!, message, name);
+    assert.ok(lines[0]!.includes(series), `${name}: the line does not name ${series}: ${lines[0]}`);
+    assert.ok(!r.stderr.includes('    at '), `${name}: a stack trace`);
+    assert.ok(!existsSync(out), `${name}: output written`);
+  }
+  // One DICOM file instead of its folder.
+  const one = join(dir, 'broken', 'gap', readdirSync(join(dir, 'broken', 'gap'))[0]!);
+  const r = runCli(['predict', '--model', model, '--input', one, '--out', join(dir, 'out', 'one')]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /one DICOM file: give the folder of its series/);
+  assert.throws(() => findDicomSeries(join(dir, 'nowhere')), InputError);
+  rmSync(join(dir, 'broken'), { recursive: true, force: true });
+});
