@@ -4,13 +4,14 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readdirSync, rmSync, truncateSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, truncateSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { repoRoot, runCli, tempDir } from './helpers.js';
 import { writeDicomSeries, type SeriesOptions } from './dicom-writer.js';
 import { findDicomSeries, readDicomSeries } from '../src/io/dicom.js';
 import { listScanInputs } from '../src/io/scans.js';
 import { readNifti } from '../src/io/nifti.js';
+import { readMaskFor } from '../src/io/masks.js';
 import { generateCase, writeCohort } from '../src/synth/index.js';
 import { InputError } from '../src/core/errors.js';
 import type { Volume } from '../src/core/volume.js';
@@ -151,4 +152,46 @@ test('broken DICOM series: one error line naming the file or folder, exit 2, no 
   assert.match(r.stderr, /one DICOM file: give the folder of its series/);
   assert.throws(() => findDicomSeries(join(dir, 'nowhere')), InputError);
   rmSync(join(dir, 'broken'), { recursive: true, force: true });
+});
+
+test('train on DICOM CT + RTSTRUCT writes the model that training on their NIfTI conversions writes', { skip: dicomDir ? false : '../shared/data/dicom is absent' }, (t) => {
+  const dir = tempDir(t);
+  // The shared RTSTRUCTs' GTV-1, rasterised, is exactly the shared tumour mask.
+  const nifti = join(dir, 'nifti', 'train');
+  for (const sub of ['volume', 'seg']) mkdirSync(join(nifti, sub), { recursive: true });
+  for (const id of ['LUNG1-001', 'RADPHANTOM-1', 'RADPHANTOM-2']) {
+    copyFileSync(join(realDir, `${id}_vol.nii.gz`), join(nifti, 'volume', `${id}_vol.nii.gz`));
+    copyFileSync(join(realDir, '..', 'seg', `${id}_seg.nii.gz`), join(nifti, 'seg', `${id}_seg.nii.gz`));
+    const ct = readNifti(join(realDir, `${id}_vol.nii.gz`));
+    const rtDir = join(dicomDir!, id, 'rtstruct');
+    const rt = join(rtDir, readdirSync(rtDir)[0]!);
+    const truth = readNifti(join(realDir, '..', 'seg', `${id}_seg.nii.gz`));
+    const mask = readMaskFor(rt, ct);
+    let differ = 0;
+    for (let i = 0; i < mask.length; i++) if (mask[i] !== (truth.data[i] ? 1 : 0)) differ++;
+    assert.equal(differ, 0, `${id}: the rasterised GTV-1 differs from the shared mask in ${differ} voxels`);
+  }
+  const fromDicom = runCli(['train', '--data', dicomDir!, '--model', join(dir, 'model-dicom'), '--config', 'fast', '--quiet']);
+  assert.equal(fromDicom.status, 0, fromDicom.stderr);
+  assert.match(fromDicom.stderr, /LUNG1-001: tumour = ROI 'GTV-1' of /);
+  const fromNifti = runCli(['train', '--data', join(dir, 'nifti'), '--model', join(dir, 'model-nifti'), '--config', 'fast', '--quiet']);
+  assert.equal(fromNifti.status, 0, fromNifti.stderr);
+  for (const f of readdirSync(join(dir, 'model-nifti'))) {
+    if (f === 'training_log.json') continue;
+    assert.ok(readFileSync(join(dir, 'model-dicom', f)).equals(readFileSync(join(dir, 'model-nifti', f))), `${f} differs`);
+  }
+  const noRoi = runCli(['train', '--data', dicomDir!, '--model', join(dir, 'model-x'), '--config', 'fast', '--roi', 'Heart', '--quiet']);
+  assert.equal(noRoi.status, 2);
+  assert.match(noRoi.stderr, /no ROI named 'Heart' with contours \(ROIs: 'GTV-1', 'Spinal-Cord', 'Lung-Left', 'Lung-Right'\)/);
+  assert.ok(!existsSync(join(dir, 'model-x')));
+});
+
+test('a DICOM cohort whose CT series has no RTSTRUCT is refused for training, in one line', (t) => {
+  const dir = tempDir(t);
+  writeDicomSeries(join(dir, 'cohort', 'P1', 'ct'), smallCt(), { seriesUid: '1.2.3.1' });
+  writeDicomSeries(join(dir, 'cohort', 'P2', 'ct'), smallCt(), { seriesUid: '1.2.3.2' });
+  const r = runCli(['train', '--data', join(dir, 'cohort'), '--model', join(dir, 'model'), '--config', 'fast', '--quiet']);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /P1[/\\]ct: no RTSTRUCT references this CT series/);
+  assert.ok(!existsSync(join(dir, 'model')));
 });

@@ -45,20 +45,23 @@ export function intOption(value: string | undefined, name: string, fallback: num
   return n;
 }
 
-/** The options every command that walks a training cohort shares: --data, --config, --workers, --device. */
+/** The options every command that walks a training cohort shares: --data, --roi, --config, --workers, --device. */
 export interface CohortOptions {
   dataDirs: string[];
+  /** RTSTRUCT ROI of the tumour in DICOM cohorts. */
+  roi?: string;
   config: TrainConfig;
   workers: number;
   device: FeatureDevice;
 }
 
-export function cohortOptions(o: { data?: string[]; config?: string; workers?: string; device?: string }): CohortOptions {
+export function cohortOptions(o: { data?: string[]; roi?: string; config?: string; workers?: string; device?: string }): CohortOptions {
   const dataDirs = o.data ?? [];
   if (dataDirs.length === 0) throw new UsageError('missing required option --data');
   const name = o.config ?? 'default';
   if (name !== 'default' && name !== 'fast') throw new UsageError(`--config must be 'default' or 'fast', got '${name}'`);
-  return { dataDirs, config: TRAIN_CONFIGS[name], workers: workersOption(o.workers), device: deviceOption(o.device) };
+  if (o.roi === '') throw new UsageError('--roi needs a name');
+  return { dataDirs, ...(o.roi !== undefined ? { roi: o.roi } : {}), config: TRAIN_CONFIGS[name], workers: workersOption(o.workers), device: deviceOption(o.device) };
 }
 
 export function workersOption(value: string | undefined): number {

@@ -6,6 +6,8 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, basename } from 'node:path';
 import { InputError } from '../core/errors.js';
+import { scanDicomFolder } from './dicom.js';
+import { pickRoi, readRtStruct } from './rtstruct.js';
 
 export interface CaseFiles {
   id: string;
@@ -14,6 +16,8 @@ export interface CaseFiles {
   seg?: string;
   /** Lung mask, when given (training only). */
   lungs?: string;
+  /** When `seg` is an RTSTRUCT: the name of its tumour ROI. */
+  segRoi?: string;
 }
 
 /** The case id of a file: its name up to the first '_' (as the challenge kit does). */
@@ -42,13 +46,16 @@ export function listNiftiFiles(dir: string): string[] {
 
 /**
  * The labelled cases of a challenge-layout folder (`<root>/train/...`, or `<root>` itself when it
- * holds volume/ and seg/ directly), sorted by id. With `unlabelled`, cases without a tumour mask
- * are listed too (without `seg`).
+ * holds volume/ and seg/ directly), sorted by id; or, without a volume folder, the DICOM CT series
+ * below `root` with their RTSTRUCTs (see listDicomTrainingCases). With `unlabelled`, cases
+ * without a tumour mask are listed too (without `seg`).
  */
-export function listTrainingCases(root: string, opts: { unlabelled?: boolean } = {}): CaseFiles[] {
+export function listTrainingCases(root: string, opts: { unlabelled?: boolean; roi?: string } = {}): CaseFiles[] {
   const base = existsSync(join(root, 'train', 'volume')) ? join(root, 'train') : root;
   if (!existsSync(join(base, 'volume'))) {
-    throw new InputError(root, 'no train/volume folder (expected the challenge layout)');
+    const dicom = existsSync(root) && statSync(root).isDirectory() ? listDicomTrainingCases(root, opts) : [];
+    if (dicom.length > 0) return dicom;
+    throw new InputError(root, 'no train/volume folder (expected the challenge layout) and no DICOM CT series');
   }
   const segs = new Map<string, string>();
   if (existsSync(join(base, 'seg'))) for (const p of listNiftiFiles(join(base, 'seg'))) segs.set(caseIdOf(p), p);
@@ -67,4 +74,28 @@ export function listTrainingCases(root: string, opts: { unlabelled?: boolean } =
   }
   if (cases.length === 0) throw new InputError(join(base, 'volume'), 'no NIfTI volumes found');
   return cases;
+}
+
+/**
+ * The DICOM CT series below `root` (case ids as findDicomSeries gives them), each with the
+ * RTSTRUCT that references it (by SeriesInstanceUID; or the only RTSTRUCT, for the only series)
+ * and its tumour ROI: `roi` by name, else the first GTV / tumour ROI.
+ */
+export function listDicomTrainingCases(root: string, opts: { unlabelled?: boolean; roi?: string } = {}): CaseFiles[] {
+  const { series, rtstructs } = scanDicomFolder(root);
+  const structs = rtstructs.map((path) => readRtStruct(path));
+  return series.map((s) => {
+    let matches = structs.filter((rt) => rt.referencedSeriesUid === s.seriesUid);
+    if (matches.length === 0 && series.length === 1 && structs.length === 1 && structs[0]!.referencedSeriesUid === null) matches = structs;
+    if (matches.length > 1) throw new InputError(s.folder, `${matches.length} RTSTRUCTs reference this CT series (${matches.map((m) => m.path).join(', ')}): keep one`);
+    const c: CaseFiles = { id: s.id, volume: s.folder };
+    const rt = matches[0];
+    if (rt) {
+      c.seg = rt.path;
+      c.segRoi = pickRoi(rt, opts.roi).name;
+    } else if (!opts.unlabelled) {
+      throw new InputError(s.folder, 'no RTSTRUCT references this CT series: training needs its tumour contour');
+    }
+    return c;
+  });
 }

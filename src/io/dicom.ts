@@ -104,11 +104,19 @@ function walk(root: string, maxDepth: number): string[] {
  * patients), with '-S<SeriesNumber>' when one entry holds several. Sorted by id.
  */
 export function findDicomSeries(root: string): DicomSeries[] {
+  return scanDicomFolder(root).series;
+}
+
+/** The CT series (as findDicomSeries) and the RTSTRUCT files below a folder. */
+export function scanDicomFolder(root: string): { series: DicomSeries[]; rtstructs: string[] } {
   const byUid = new Map<string, { files: string[]; top: string; seriesNumber: string }>();
+  const rtstructs: string[] = [];
   for (const path of walk(root, 4)) {
     if (!isDicomFile(path)) continue;
     const ds = parse(path, readBytes(path), true);
-    if ((ds.string('x00080060') ?? '').trim().toUpperCase() !== 'CT') continue;
+    const modality = (ds.string('x00080060') ?? '').trim().toUpperCase();
+    if (modality === 'RTSTRUCT') rtstructs.push(path);
+    if (modality !== 'CT') continue;
     const uid = ds.string('x0020000e');
     if (!uid) throw new InputError(path, 'a CT image without a SeriesInstanceUID (0020,000E)');
     const rel = relative(root, path).split(sep);
@@ -129,7 +137,7 @@ export function findDicomSeries(root: string): DicomSeries[] {
     if (ids.has(s.id)) throw new InputError(s.folder, `two CT series would both be case '${s.id}': give each series its own folder`);
     ids.add(s.id);
   }
-  return series.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { series: series.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)), rtstructs };
 }
 
 interface Slice {

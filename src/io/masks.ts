@@ -5,6 +5,8 @@ import { InputError } from '../core/errors.js';
 import type { Mat4, Vec3, Volume, VoxelArray } from '../core/volume.js';
 import { cornerDistanceMm } from '../geometry/affine.js';
 import { readNifti } from './nifti.js';
+import { isDicomFile } from './dicom.js';
+import { pickRoi, rasteriseRoi, readRtStruct } from './rtstruct.js';
 
 /** Masks may differ from their CT by float rounding: allowed corner mismatch = max(this, 1e-5 × field-of-view diagonal), in mm. */
 const GRID_TOLERANCE_MM = 1e-3;
@@ -24,9 +26,14 @@ function voxelAt(i: number, dims: Vec3): string {
 /**
  * Reads a mask and checks it lies on `ct`'s grid (same dims; corner voxels within ~1e-3 mm) and
  * holds only 0 and 1. Returns the voxels as 0/1 bytes in the CT's voxel order. InputError names
- * the mask file on any mismatch.
+ * the mask file on any mismatch. An RTSTRUCT file gives its ROI `roi` (see pickRoi) rasterised
+ * on the CT's grid.
  */
-export function readMaskFor(path: string, ct: Volume): Uint8Array {
+export function readMaskFor(path: string, ct: Volume, roi?: string): Uint8Array {
+  if (isDicomFile(path)) {
+    const rt = readRtStruct(path);
+    return rasteriseRoi(pickRoi(rt, roi), ct, path);
+  }
   const m = readNifti(path);
   const same = m.dims[0] === ct.dims[0] && m.dims[1] === ct.dims[1] && m.dims[2] === ct.dims[2];
   if (!same) {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { InputError } from '../core/errors.js';
 import type { Volume } from '../core/volume.js';
 import { caseIdOf, listNiftiFiles } from './cohort.js';
-import { readNifti } from './nifti.js';
+import { readNifti, readNiftiHeader } from './nifti.js';
 import { findDicomSeries, isDicomFile, readDicomSeries } from './dicom.js';
 
 export interface ScanInput {
@@ -40,6 +40,15 @@ export function listScanInputs(input: string): ScanInput[] {
   const series = findDicomSeries(input);
   if (series.length === 0) throw new InputError(input, 'no .nii or .nii.gz scans and no DICOM CT series in this folder');
   return series.map((s) => ({ id: s.id, path: s.folder, format: 'dicom', read: () => readDicomSeries(s) }));
+}
+
+/** A scan's grid without its voxels where the format allows (a NIfTI header; a DICOM series is read whole). */
+export function readScanGeometry(path: string): { dims: Volume['dims']; spacing: Volume['spacing']; affine: Volume['affine'] } {
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    const { dims, spacing, affine } = readScan(path);
+    return { dims, spacing, affine };
+  }
+  return readNiftiHeader(path);
 }
 
 /** A scan by its path as a prediction log names it: a NIfTI file, or a folder holding one DICOM CT series. */

@@ -4,7 +4,7 @@
  * the plans that shape the rows (working spacing, eligible HU) and the feature list and version.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.js';
 import { FEATURE_NAMES } from '../features/index.js';
@@ -14,15 +14,25 @@ import { packageVersions } from './model-folder.js';
 
 const FORMAT = 'lungtumor-feature-cache';
 
+/** Size and modification time of a scan: its file's, or (a DICOM series' folder) those of every file in it. */
+function scanStamp(path: string): { size: number; mtimeMs: number } | { files: [string, number, number][] } {
+  const st = statSync(path);
+  if (!st.isDirectory()) return { size: st.size, mtimeMs: st.mtimeMs };
+  return {
+    files: readdirSync(path).sort().flatMap((name): [string, number, number][] => {
+      const f = statSync(join(path, name));
+      return f.isFile() ? [[name, f.size, f.mtimeMs]] : [];
+    }),
+  };
+}
+
 export function featureCacheKey(scanFile: string, plans: Plans): string {
-  const st = statSync(scanFile);
   return createHash('sha256')
     .update(JSON.stringify({
       format: FORMAT,
       version: packageVersions().lungtumor,
       file: resolve(scanFile),
-      size: st.size,
-      mtimeMs: st.mtimeMs,
+      ...scanStamp(scanFile),
       spacing: plans.workingSpacingMm,
       eligibleMinHu: plans.eligibleMinHu,
       features: FEATURE_NAMES,

@@ -14,7 +14,7 @@ import { boundingBox, dilateMm } from '../core/morphology.js';
 import { maskHas, packMask, unpackMask, type PackedMask } from '../core/bitmask.js';
 import type { Vec3 } from '../core/volume.js';
 import { listTrainingCases, type CaseFiles } from '../io/cohort.js';
-import { readNifti, readNiftiHeader } from '../io/nifti.js';
+import { readScan, readScanGeometry } from '../io/scans.js';
 import { readMaskFor } from '../io/masks.js';
 import { axisMap } from '../geometry/orient.js';
 import { FeatureExtractor, findLungs } from '../features/index.js';
@@ -42,6 +42,8 @@ export interface TrainOptions {
    * outweigh a large synthetic cohort.
    */
   dataWeights?: number[];
+  /** RTSTRUCT ROI of the tumour in DICOM cohorts (default: the first GTV / tumour ROI). */
+  roi?: string;
   modelDir: string;
   seed: number;
   config: TrainConfig;
@@ -95,13 +97,13 @@ export function caseOrder(ids: string[], seed: number): string[] {
 type WeightedCase = CaseFiles & { weight: number };
 
 /** Every labelled case of the folders, with its folder's weight; an id found twice is an error. */
-export function gatherCases(dataDirs: string[], dataWeights?: number[]): WeightedCase[] {
+export function gatherCases(dataDirs: string[], dataWeights?: number[], roi?: string): WeightedCase[] {
   if (dataWeights && dataWeights.length !== dataDirs.length) throw new Error(`gatherCases: ${dataWeights.length} weights for ${dataDirs.length} folders`);
   const byId = new Map<string, WeightedCase>();
   dataDirs.forEach((dir, k) => {
     const weight = dataWeights?.[k] ?? 1;
     if (!isCaseWeight(weight)) throw new Error(`the weight of ${dir} must be a whole number ≥ 1 (got ${weight})`);
-    for (const c of listTrainingCases(dir)) {
+    for (const c of listTrainingCases(dir, roi === undefined ? {} : { roi })) {
       const prev = byId.get(c.id);
       if (prev) throw new InputError(c.volume, `case id ${c.id} appears twice (also ${prev.volume})`);
       byId.set(c.id, { ...c, weight });
@@ -122,6 +124,8 @@ export interface PrepareOptions {
   dataDirs: string[];
   /** As TrainOptions.dataWeights. */
   dataWeights?: number[];
+  /** RTSTRUCT ROI of the tumour in DICOM cohorts (default: the first GTV / tumour ROI). */
+  roi?: string;
   seed: number;
   config: TrainConfig;
   log: (line: string) => void;
@@ -144,17 +148,18 @@ export interface PreparedCohort {
 export async function prepareCohort(opts: PrepareOptions): Promise<PreparedCohort> {
   const { config, log } = opts;
   const stageSeconds: Record<string, number> = {};
-  const files = gatherCases(opts.dataDirs, opts.dataWeights);
+  const files = gatherCases(opts.dataDirs, opts.dataWeights, opts.roi);
   const order = caseOrder(files.map((c) => c.id), opts.seed);
   const byId = new Map(files.map((c) => [c.id, c]));
   const cases = order.map((id) => byId.get(id)!);
   log(`training on ${cases.length} cases (config ${config.name}, seed ${opts.seed})`);
+  for (const c of cases) if (c.segRoi !== undefined) log(`${c.id}: tumour = ROI '${c.segRoi}' of ${c.seg}`);
   const rng = new Rng(opts.seed);
 
   // Pass 0: spacings from the headers decide the working grid before any voxel is read.
   let t = performance.now();
   const spacings: Vec3[] = cases.map((c) => {
-    const h = readNiftiHeader(c.volume);
+    const h = readScanGeometry(c.volume);
     const m = axisMap(h.affine);
     const s: Vec3 = [0, 0, 0];
     for (let j = 0; j < 3; j++) s[m.worldAxis[j]!] = h.spacing[j]!;
@@ -179,8 +184,8 @@ export async function prepareCohort(opts: PrepareOptions): Promise<PreparedCohor
   let cropMargin: Vec3 | null = null;
   const prep = new Progress('prepare', cases.length, process.stderr, opts.quiet);
   for (const c of cases) {
-    const ct = readNifti(c.volume);
-    const seg = readMaskFor(c.seg!, ct);
+    const ct = readScan(c.volume);
+    const seg = readMaskFor(c.seg!, ct, c.segRoi);
     const scan = toWorkingScan(ct, workingSpacing);
     const tumourNative = maskToNative(seg, scan);
     let tumour = nativeMaskToWorking(tumourNative, scan);
@@ -290,7 +295,7 @@ export async function computeCohortFeatures(
       else {
         // Reading the scan again costs a second or two; keeping every case's working grid from
         // pass 1 would cost the cohort's size in memory.
-        const scan = toWorkingScan(readNifti(p.volumeFile), cohort.plans.workingSpacingMm);
+        const scan = toWorkingScan(readScan(p.volumeFile), cohort.plans.workingSpacingMm);
         table = (await computeScanVoxels(scan, cohort.plans, extractor, { ...p.lungs, lungs: unpackMask(p.lungs.lungs) })).table;
         writeFeatureCache(opts.storeDir, p.id, key, table);
       }

@@ -14,6 +14,9 @@ features_summary.json; 'lungtumor train --cache DIR' with the same data reuses t
 
 options:
   --data DIR       a cohort folder in the challenge layout (repeat for several)
+  --roi NAME       in a DICOM cohort (CT series + RTSTRUCT per case, no volume/ folder), the
+                   RTSTRUCT ROI of the tumour (default: the first named GTV… or tumour; the log
+                   says which per case)
   --out DIR        the cache folder
   --seed N         as for train (default 0)
   --config NAME    as for train (default 'default')
@@ -29,6 +32,7 @@ options:
   async run(args) {
     const o = parseCommandArgs(featuresCommand, args, {
       data: { type: 'string', multiple: true },
+      roi: { type: 'string' },
       out: { type: 'string' },
       seed: { type: 'string' },
       config: { type: 'string' },
@@ -38,11 +42,12 @@ options:
       shard: { type: 'string' },
     });
     if (!o) return 0;
-    const { dataDirs, config, workers, device } = cohortOptions(o);
+    const { dataDirs, roi, config, workers, device } = cohortOptions(o);
     const out = requireOption(o.out, 'out');
     const shard = shardOption(o.shard);
     const cached = await cacheCohortFeatures({
       dataDirs,
+      roi,
       seed: intOption(o.seed, 'seed', 0),
       config,
       workers,

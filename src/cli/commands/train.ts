@@ -25,16 +25,20 @@ export function dataWeightsOption(dataDirs: readonly string[], weights: readonly
 export const trainCommand: Command = {
   name: 'train',
   summary: 'train a model from scratch on labelled cohorts (challenge layout)',
-  usage: `usage: lungtumor train --data DIR [--data DIR ...] --model DIR [--weight DIR=N] [--seed N] [--config default|fast] [--workers N] [--cache DIR]
+  usage: `usage: lungtumor train --data DIR [--data DIR ...] --model DIR [--weight DIR=N] [--seed N] [--config default|fast] [--workers N] [--cache DIR] [--shard K/N] [--roi NAME]
 
 Trains the whole pipeline (plans, voxel classifier, candidate classifier, refiner) on every case of
 the given folders (challenge layout: DIR/train/volume/<ID>_vol.nii.gz, DIR/train/seg/<ID>_seg.nii.gz,
-optional DIR/train/lungs_seg/<ID>_lungseg.nii.gz) and writes one model folder. Same data + same seed
+optional DIR/train/lungs_seg/<ID>_lungseg.nii.gz; or DICOM: a CT series and its RTSTRUCT per case)
+and writes one model folder. Same data + same seed
 give byte-identical model files (all but training_log.json's timings). The folder is written whole
 at the end; an interrupted run leaves no model behind and can simply be run again.
 
 options:
   --data DIR       a cohort folder (repeat for several)
+  --roi NAME       in a DICOM cohort (CT series + RTSTRUCT per case, no volume/ folder), the
+                   RTSTRUCT ROI of the tumour (default: the first named GTV… or tumour; the log
+                   says which per case)
   --model DIR      the model folder to write (replaced when it exists)
   --weight DIR=N   the cases of --data folder DIR count N times (1 to 100; default 1): their voxel
                    rows weigh N, their candidates repeat N times, the refiner gets N times their
@@ -55,6 +59,7 @@ options:
   async run(args) {
     const o = parseCommandArgs(trainCommand, args, {
       data: { type: 'string', multiple: true },
+      roi: { type: 'string' },
       weight: { type: 'string', multiple: true },
       model: { type: 'string' },
       seed: { type: 'string' },
@@ -66,17 +71,18 @@ options:
       shard: { type: 'string' },
     });
     if (!o) return 0;
-    const { dataDirs, config, workers, device } = cohortOptions(o);
+    const { dataDirs, roi, config, workers, device } = cohortOptions(o);
     const shard = shardOption(o.shard);
     const log = (line: string): void => { process.stderr.write(`${line}\n`); };
     if (shard) {
       if (o.cache === undefined) throw new UsageError('--shard needs --cache DIR: the parts write their feature rows there');
-      const cached = await cacheCohortFeatures({ dataDirs, seed: intOption(o.seed, 'seed', 0), config, workers, device, cacheDir: o.cache, log, quiet: o.quiet ?? false, shard });
+      const cached = await cacheCohortFeatures({ dataDirs, roi, seed: intOption(o.seed, 'seed', 0), config, workers, device, cacheDir: o.cache, log, quiet: o.quiet ?? false, shard });
       process.stdout.write(`feature stage of part ${shard.index}/${shard.count}: ${cached} cases cached in ${o.cache}; no model written\n`);
       return 0;
     }
     await trainModel({
       dataDirs,
+      roi,
       dataWeights: dataWeightsOption(dataDirs, o.weight),
       modelDir: requireOption(o.model, 'model'),
       seed: intOption(o.seed, 'seed', 0),
