@@ -6,6 +6,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, truncateSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { repoRoot, runCli, tempDir } from './helpers.js';
 import { writeDicomSeries, type SeriesOptions } from './dicom-writer.js';
 import { findDicomSeries, readDicomSeries } from '../src/io/dicom.js';
@@ -91,14 +92,14 @@ test('a written DICOM series reads back with its voxels and affine, whatever the
     const inputs = listScanInputs(join(dir, name));
     assert.equal(inputs.length, 1);
     assert.equal(inputs[0]!.id, name);
-    const back = inputs[0]!.read();
+    const back = inputs[0]!.read().volume;
     assert.deepEqual(back.dims, lps.dims);
     assert.ok(maxAffineDiff(back, lps) < 1e-4, `${name}: affine differs by ${maxAffineDiff(back, lps)}`);
     assert.ok(sameVoxels(back, lps), `${name}: voxels differ`);
   }
   // A fractional rescale gives float HU.
   writeDicomSeries(join(dir, 'scaled'), lps, { slope: 0.5, intercept: -1024.25 });
-  const scaled = listScanInputs(join(dir, 'scaled'))[0]!.read();
+  const scaled = listScanInputs(join(dir, 'scaled'))[0]!.read().volume;
   assert.ok(scaled.data instanceof Float32Array);
   let worst = 0;
   for (let i = 0; i < lps.data.length; i++) worst = Math.max(worst, Math.abs(scaled.data[i]! - lps.data[i]!));
@@ -194,4 +195,44 @@ test('a DICOM cohort whose CT series has no RTSTRUCT is refused for training, in
   assert.equal(r.status, 2);
   assert.match(r.stderr, /P1[/\\]ct: no RTSTRUCT references this CT series/);
   assert.ok(!existsSync(join(dir, 'model')));
+});
+
+const PY = '/usr/bin/python3';
+const hasPydicom = (): boolean => spawnSync(PY, ['-c', 'import pydicom, numpy'], { encoding: 'utf8' }).status === 0;
+
+test('predict --format dicom-seg --format rtstruct: pydicom reads back the predicted mask exactly', { skip: !dicomDir ? '../shared/data/dicom is absent' : !hasPydicom() && 'pydicom (Debian python3-pydicom) not available' }, async (t) => {
+  const dir = tempDir(t);
+  await writeCohort(join(dir, 'cohort'), { cases: 4, seed: 8, size: 'small' });
+  const model = join(dir, 'model');
+  assert.equal(runCli(['train', '--data', join(dir, 'cohort'), '--model', model, '--config', 'fast', '--quiet']).status, 0);
+  const out = join(dir, 'out');
+  const r = runCli(['predict', '--model', model, '--input', dicomDir!, '--out', out, '--format', 'nifti', '--format', 'dicom-seg', '--format', 'rtstruct', '--quiet']);
+  assert.equal(r.status, 0, r.stderr);
+  for (const id of ['LUNG1-001', 'RADPHANTOM-1', 'RADPHANTOM-2']) {
+    const mask = readNifti(join(out, `${id}_seg.nii.gz`)).data;
+    let voxels = 0;
+    for (let i = 0; i < mask.length; i++) voxels += mask[i]!;
+    const prefix = join(dir, id);
+    const py = spawnSync(PY, [join(repoRoot, 'tests', 'pydicom_readback.py'), join(dicomDir!, id, 'ct'), join(out, `${id}_seg.dcm`), join(out, `${id}_rtstruct.dcm`), prefix], { encoding: 'utf8' });
+    assert.equal(py.status, 0, py.stderr);
+    const info = JSON.parse(readFileSync(`${prefix}.json`, 'utf8'));
+    assert.equal(info.study, true);
+    assert.equal(info.patient, id === 'LUNG1-001' ? 'LUNG1-001' : id.slice(-1));
+    for (const kind of ['seg', 'rtstruct']) {
+      const back = readFileSync(`${prefix}.${kind}.bin`);
+      assert.equal(back.length, mask.length);
+      let differ = 0;
+      for (let i = 0; i < mask.length; i++) if (back[i] !== mask[i]) differ++;
+      assert.equal(differ, 0, `${id}: the ${kind} read back differs from the mask in ${differ} of its ${voxels} voxels`);
+    }
+    // Our own reader takes our RTSTRUCT back too (its ROI is a GTV), as the tumour of a DICOM cohort.
+    const ct = readNifti(join(realDir, `${id}_vol.nii.gz`));
+    const ours = readMaskFor(join(out, `${id}_rtstruct.dcm`), ct);
+    assert.ok(ours.every((v, i) => v === mask[i]), `${id}: readMaskFor of our RTSTRUCT differs`);
+  }
+  // The DICOM formats need DICOM input.
+  const nifti = runCli(['predict', '--model', model, '--input', join(realDir, 'RADPHANTOM-2_vol.nii.gz'), '--out', join(dir, 'x'), '--format', 'dicom-seg']);
+  assert.equal(nifti.status, 2);
+  assert.match(nifti.stderr, /RADPHANTOM-2_vol\.nii\.gz: --format dicom-seg needs DICOM CT series as input/);
+  assert.ok(!existsSync(join(dir, 'x')));
 });

@@ -160,6 +160,35 @@ function numbers(ds: DataSet, tag: string, count: number, path: string, name: st
 const dot = (a: Vec3, b: Vec3): number => a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
 const cross = (a: Vec3, b: Vec3): Vec3 => [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
 
+/** What a DICOM output (SEG, RTSTRUCT) must reference and copy of the series it was derived from. */
+export interface DicomSource {
+  seriesUid: string;
+  studyUid: string;
+  frameOfReferenceUid: string;
+  /** Patient and study attributes copied into derived objects (DICOM keywords; absent ones left out). */
+  attributes: Record<string, string>;
+  /** Per slice, in the Volume's z order. */
+  slices: { sopClassUid: string; sopInstanceUid: string; positionLps: Vec3 }[];
+  /** ImageOrientationPatient (row then column direction cosines, LPS) and PixelSpacing (row, column mm). */
+  orientation: number[];
+  pixelSpacing: [number, number];
+  sliceSpacingMm: number;
+}
+
+/** Patient / study attributes a derived object carries over from its source series. */
+const COPIED: Record<string, string> = {
+  PatientName: 'x00100010',
+  PatientID: 'x00100020',
+  PatientBirthDate: 'x00100030',
+  PatientSex: 'x00100040',
+  StudyDate: 'x00080020',
+  StudyTime: 'x00080030',
+  AccessionNumber: 'x00080050',
+  ReferringPhysicianName: 'x00080090',
+  StudyID: 'x00200010',
+  StudyDescription: 'x00081030',
+};
+
 /** Relative tolerance of slice spacings, and of orientation cosines, before a series is refused. */
 const SPACING_TOLERANCE = 0.01;
 const ORIENTATION_TOLERANCE = 1e-4;
@@ -171,6 +200,11 @@ const ORIENTATION_TOLERANCE = 1e-4;
  * sizes, no pixel data.
  */
 export function readDicomSeries(series: DicomSeries): Volume {
+  return readDicomSeriesWithSource(series).volume;
+}
+
+/** readDicomSeries, with what derived DICOM objects need of the series (see DicomSource). */
+export function readDicomSeriesWithSource(series: DicomSeries): { volume: Volume; source: DicomSource } {
   const where = series.folder;
   if (series.files.length < 2) throw new InputError(where, `CT series ${series.seriesUid} has ${series.files.length} slice: a 3D scan needs at least 2`);
   const first = parse(series.files[0]!, readBytes(series.files[0]!), false);
@@ -264,5 +298,21 @@ export function readDicomSeries(series: DicomSeries): Volume {
     f(lpsToRas[r]! * origin[r]!),
   ];
   const affine: Mat4 = [row(0), row(1), row(2), [0, 0, 0, 1]];
-  return { data: wholeHu ? Int16Array.from(hu) : hu, dims: [cols, rows, nz], spacing: [f(colSpacing), f(rowSpacing), f(step)], affine };
+  const volume: Volume = { data: wholeHu ? Int16Array.from(hu) : hu, dims: [cols, rows, nz], spacing: [f(colSpacing), f(rowSpacing), f(step)], affine };
+  const attributes: Record<string, string> = {};
+  for (const [keyword, tag] of Object.entries(COPIED)) {
+    const v = first.string(tag);
+    if (v !== undefined && v.trim() !== '') attributes[keyword] = v.trim();
+  }
+  const source: DicomSource = {
+    seriesUid: series.seriesUid,
+    studyUid: (first.string('x0020000d') ?? '').trim(),
+    frameOfReferenceUid: (first.string('x00200052') ?? '').trim(),
+    attributes,
+    slices: slices.map((s) => ({ sopClassUid: (s.ds.string('x00080016') ?? '').trim(), sopInstanceUid: (s.ds.string('x00080018') ?? '').trim(), positionLps: s.position })),
+    orientation: iop,
+    pixelSpacing: [ps[0]!, ps[1]!],
+    sliceSpacingMm: step,
+  };
+  return { volume, source };
 }

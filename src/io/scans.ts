@@ -8,17 +8,18 @@ import { InputError } from '../core/errors.js';
 import type { Volume } from '../core/volume.js';
 import { caseIdOf, listNiftiFiles } from './cohort.js';
 import { readNifti, readNiftiHeader } from './nifti.js';
-import { findDicomSeries, isDicomFile, readDicomSeries } from './dicom.js';
+import { findDicomSeries, isDicomFile, readDicomSeries, readDicomSeriesWithSource, type DicomSource } from './dicom.js';
 
 export interface ScanInput {
   id: string;
   /** The NIfTI file, or the folder of the DICOM series' files. */
   path: string;
   format: 'nifti' | 'dicom';
-  read(): Volume;
+  /** The scan, and for DICOM what derived DICOM outputs reference. */
+  read(): { volume: Volume; dicom: DicomSource | null };
 }
 
-const niftiInput = (path: string): ScanInput => ({ id: caseIdOf(path), path, format: 'nifti', read: () => readNifti(path) });
+const niftiInput = (path: string): ScanInput => ({ id: caseIdOf(path), path, format: 'nifti', read: () => ({ volume: readNifti(path), dicom: null }) });
 
 /**
  * One NIfTI file; or a folder's NIfTI files (those of its test/volume, volume or train/volume
@@ -39,7 +40,15 @@ export function listScanInputs(input: string): ScanInput[] {
   if (files.length > 0) return files.map(niftiInput);
   const series = findDicomSeries(input);
   if (series.length === 0) throw new InputError(input, 'no .nii or .nii.gz scans and no DICOM CT series in this folder');
-  return series.map((s) => ({ id: s.id, path: s.folder, format: 'dicom', read: () => readDicomSeries(s) }));
+  return series.map((s) => ({
+    id: s.id,
+    path: s.folder,
+    format: 'dicom',
+    read: () => {
+      const { volume, source } = readDicomSeriesWithSource(s);
+      return { volume, dicom: source };
+    },
+  }));
 }
 
 /** A scan's grid without its voxels where the format allows (a NIfTI header; a DICOM series is read whole). */

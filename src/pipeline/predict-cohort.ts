@@ -12,7 +12,8 @@ import { listScanInputs } from '../io/scans.js';
 import { writeNiftiMask } from '../io/nifti.js';
 import { submissionCsv, submissionRow, type SubmissionRow } from '../submission/submission.js';
 import { loadModel, segmentScan } from './predict.js';
-import { writeJson } from './model-folder.js';
+import { packageVersions, writeJson } from './model-folder.js';
+import { dicomSegOf, rtStructOf } from '../io/dicom-out.js';
 import { FeatureExtractor } from '../features/index.js';
 import { openFeatureDevice, type FeatureDevice } from '../features/gpu.js';
 
@@ -26,6 +27,8 @@ export interface PredictOptions {
   device?: FeatureDevice;
   log: (line: string) => void;
   quiet?: boolean;
+  /** What to write per scan (default nifti): see OUTPUT_FORMATS. */
+  formats?: OutputFormat[];
   /** Only this part of the input's scans (by sorted case id); its log is prediction_log.K-of-N.json. */
   shard?: Shard;
 }
@@ -33,6 +36,15 @@ export interface PredictOptions {
 export interface PredictSummary {
   predicted: string[];
   failed: { id: string; file: string; problem: string }[];
+}
+
+/** What predict writes per scan: the NIfTI mask, a DICOM-SEG, an RTSTRUCT (both need DICOM input). */
+export const OUTPUT_FORMATS = ['nifti', 'dicom-seg', 'rtstruct'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+/** File name of a scan's output in a format. */
+export function outputName(id: string, format: OutputFormat): string {
+  return format === 'nifti' ? `${id}_seg.nii.gz` : format === 'dicom-seg' ? `${id}_seg.dcm` : `${id}_rtstruct.dcm`;
 }
 
 export const PREDICTION_LOG = 'prediction_log.json';
@@ -51,6 +63,10 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
   const all = listScanInputs(opts.input);
   const scans = opts.shard ? shardItems(all, (s) => s.id, opts.shard) : all;
   if (opts.shard) opts.log(`part ${opts.shard.index}/${opts.shard.count}: ${scans.length} of ${all.length} scans`);
+  const formats = opts.formats ?? ['nifti'];
+  const dicomOut = formats.filter((f) => f !== 'nifti');
+  const notDicom = scans.find((s) => s.format !== 'dicom');
+  if (dicomOut.length > 0 && notDicom) throw new InputError(notDicom.path, `--format ${dicomOut[0]} needs DICOM CT series as input (it references their images); this is NIfTI`);
   const model = await loadModel(opts.modelDir, opts.log);
   // What a killed earlier run (kill -9, a lost node) was still writing here.
   for (const name of removeStaleTemporaries(opts.outDir)) opts.log(`removed ${join(opts.outDir, name)}, left by a process that no longer runs`);
@@ -59,6 +75,7 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
   const summary: PredictSummary = { predicted: [], failed: [] };
   const rows: SubmissionRow[] = [];
   const cases: Record<string, unknown>[] = [];
+  const software = { name: 'lungtumor', version: packageVersions().lungtumor };
   const gpu = await openFeatureDevice(opts.device ?? 'auto', opts.log);
   const extractor = new FeatureExtractor({ workers: opts.workers, gpu });
   try {
@@ -66,11 +83,15 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
       const { id, path: file } = scan;
       const t0 = performance.now();
       try {
-        const ct = scan.read();
+        const { volume: ct, dicom } = scan.read();
         const readSeconds = (performance.now() - t0) / 1000;
         const result = await segmentScan(model, ct, extractor);
         const t1 = performance.now();
-        writeNiftiMask(join(opts.outDir, `${id}_seg.nii.gz`), result.mask, ct);
+        for (const format of formats) {
+          const path = join(opts.outDir, outputName(id, format));
+          if (format === 'nifti') writeNiftiMask(path, result.mask, ct);
+          else writeFileAtomic(path, (format === 'dicom-seg' ? dicomSegOf : rtStructOf)(result.mask, ct.dims, dicom!, software));
+        }
         const writeSeconds = (performance.now() - t1) / 1000;
         const pixdim = ct.spacing as Vec3;
         const row = submissionRow(id, result.mask, ct.dims, pixdim);
