@@ -13,6 +13,7 @@ import { findDicomSeries, readDicomSeries } from '../src/io/dicom.js';
 import { listScanInputs } from '../src/io/scans.js';
 import { readNifti } from '../src/io/nifti.js';
 import { readMaskFor } from '../src/io/masks.js';
+import { dicomSegOf, rtStructOf } from '../src/io/dicom-out.js';
 import { generateCase, writeCohort } from '../src/synth/index.js';
 import { InputError } from '../src/core/errors.js';
 import type { Volume } from '../src/core/volume.js';
@@ -235,4 +236,29 @@ test('predict --format dicom-seg --format rtstruct: pydicom reads back the predi
   assert.equal(nifti.status, 2);
   assert.match(nifti.stderr, /RADPHANTOM-2_vol\.nii\.gz: --format dicom-seg needs DICOM CT series as input/);
   assert.ok(!existsSync(join(dir, 'x')));
+});
+
+test('RTSTRUCT contours along pixel edges give back any mask exactly: holes, diagonal touches, the image border', (t) => {
+  const dir = tempDir(t);
+  const [nx, ny, nz] = [9, 7, 4];
+  const mask = new Uint8Array(nx * ny * nz);
+  const set = (x: number, y: number, z: number): void => { mask[x + nx * (y + ny * z)] = 1; };
+  for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++) if ((x + y) % 2 === 0) set(x, y, 0); // checkerboard: every pixel touches others only at corners
+  for (let y = 1; y < 6; y++) for (let x = 1; x < 8; x++) if (!(y === 3 && x >= 3 && x <= 5)) set(x, y, 1); // a ring around a hole
+  set(4, 3, 1); // an island inside the hole
+  set(0, 0, 2); set(8, 6, 2); set(1, 1, 2); set(7, 5, 2); // corners of the image and diagonal pairs
+  // slice 3 stays empty
+  const ct: Volume = { data: new Int16Array(nx * ny * nz), dims: [nx, ny, nz], spacing: [0.8, 0.7, 2.5], affine: [[-0.8, 0, 0, 10], [0, -0.7, 0, 20], [0, 0, 2.5, -30], [0, 0, 0, 1]] };
+  const source = {
+    seriesUid: '1.2.3.4', studyUid: '1.2.3.5', frameOfReferenceUid: '1.2.3.6', attributes: { PatientID: 'P' },
+    slices: Array.from({ length: nz }, (_, z) => ({ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUid: `1.2.3.7.${z}`, positionLps: [-10, -20, -30 + 2.5 * z] as [number, number, number] })),
+    orientation: [1, 0, 0, 0, 1, 0], pixelSpacing: [0.7, 0.8] as [number, number], sliceSpacingMm: 2.5,
+  };
+  const path = join(dir, 'rt.dcm');
+  writeFileSync(path, rtStructOf(mask, ct.dims, source, { name: 'lungtumor', version: 'test' }));
+  const back = readMaskFor(path, ct);
+  const differ = [...back].filter((v, i) => v !== mask[i]).length;
+  assert.equal(differ, 0, `${differ} voxels differ`);
+  const seg = dicomSegOf(mask, ct.dims, source, { name: 'lungtumor', version: 'test' });
+  assert.equal(Buffer.from(seg.subarray(128, 132)).toString('latin1'), 'DICM');
 });
