@@ -182,6 +182,15 @@ test('train on DICOM CT + RTSTRUCT writes the model that training on their NIfTI
     if (f === 'training_log.json') continue;
     assert.ok(readFileSync(join(dir, 'model-dicom', f)).equals(readFileSync(join(dir, 'model-nifti', f))), `${f} differs`);
   }
+  // Implants into the DICOM cohort are those into its NIfTI files (the crops take none).
+  for (const [from, to] of [[dicomDir!, 'imp-dicom'], [join(dir, 'nifti'), 'imp-nifti']] as const) {
+    const r = runCli(['synth', '--into', from, '--out', join(dir, to), '--per-scan', '1', '--seed', '3', '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+  }
+  assert.equal(readFileSync(join(dir, 'imp-dicom', 'train', 'metadata.csv'), 'utf8'), readFileSync(join(dir, 'imp-nifti', 'train', 'metadata.csv'), 'utf8'));
+  for (const f of ['volume/LUNG1-001-IMP1_vol.nii.gz', 'seg/LUNG1-001-IMP1_seg.nii.gz']) {
+    assert.ok(sameVoxels(readNifti(join(dir, 'imp-dicom', 'train', f)), readNifti(join(dir, 'imp-nifti', 'train', f))), `${f} differs`);
+  }
   const noRoi = runCli(['train', '--data', dicomDir!, '--model', join(dir, 'model-x'), '--config', 'fast', '--roi', 'Heart', '--quiet']);
   assert.equal(noRoi.status, 2);
   assert.match(noRoi.stderr, /no ROI named 'Heart' with contours \(ROIs: 'GTV-1', 'Spinal-Cord', 'Lung-Left', 'Lung-Right'\)/);

@@ -20,7 +20,8 @@ import { findLungs } from '../features/lungs.js';
 import { fromCanonical, toCanonical } from '../geometry/orient.js';
 import { listTrainingCases, type CaseFiles } from '../io/cohort.js';
 import { readMaskFor } from '../io/masks.js';
-import { readNifti, writeNifti, writeNiftiMask } from '../io/nifti.js';
+import { writeNifti, writeNiftiMask } from '../io/nifti.js';
+import { readScan } from '../io/scans.js';
 import { caseSeed } from './case.js';
 import { checkOutDir } from './cohort.js';
 import { paintImplant, planImplant, prepareImplantScan, priorsFromTumours, tumourHuStats, type ImplantPlan, type ImplantPriors, type TumourHuStats } from './implant.js';
@@ -113,8 +114,8 @@ export function cohortTumourStats(sources: readonly CaseFiles[]): TumourHuStats[
   const out: TumourHuStats[] = [];
   for (const c of sources) {
     if (!c.seg) continue;
-    const ct = readNifti(c.volume);
-    const seg = readMaskFor(c.seg, ct);
+    const ct = readScan(c.volume);
+    const seg = readMaskFor(c.seg, ct, c.segRoi);
     const s = tumourHuStats(c.id, ct.data, seg, ct.dims, ct.spacing);
     if (s) out.push(s);
   }
@@ -145,7 +146,7 @@ export async function writeImplantCohort(sourceRoot: string, outDir: string, opt
   };
   await writeDirAtomic(outDir, (tmp) => {
     for (const src of sources) {
-      const ct = readNifti(src.volume);
+      const ct = readScan(src.volume);
       const hu = toInt16(ct.data, src.volume);
       const { volume: can, orientation } = toCanonical({ ...ct, data: hu });
       const lungResult = findLungs(can.data, can.dims, can.spacing);
@@ -159,7 +160,7 @@ export async function writeImplantCohort(sourceRoot: string, outDir: string, opt
       }
       const lungSeg = src.lungs ? readMaskFor(src.lungs, ct) : null;
       const lungs = lungSeg ? toCanonical({ ...ct, data: lungSeg }).volume.data : lungResult.lungs;
-      const realSeg = src.seg ? readMaskFor(src.seg, ct) : null;
+      const realSeg = src.seg ? readMaskFor(src.seg, ct, src.segRoi) : null;
       const real = realSeg ? toCanonical({ ...ct, data: realSeg }).volume.data : null;
       const voxelMl = (ct.spacing[0] * ct.spacing[1] * ct.spacing[2]) / 1000;
       const scan = prepareImplantScan(can.data, can.dims, can.spacing, lungs, lungResult.midlineX, real);

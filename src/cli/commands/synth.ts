@@ -20,7 +20,8 @@ inside the lung, against the chest wall or against the mediastinum), 0-4 distrac
 noise, and LPS or RAS voxel order.
 
 With --into DIR, the tumours are implanted into the real scans of DIR instead (its training
-cases, DIR/train/volume, with or without tumour masks; never a test folder): per scan N cases
+cases, DIR/train/volume, with or without tumour masks, or a DICOM cohort of CT series with or
+without RTSTRUCTs; never a test folder): per scan N cases
 <ID>-IMP1..N, each the scan with one implant (solid, part-solid or pure ground glass, 1-8 cm;
 inside the lung, against the chest wall, the mediastinum or the hilum; with --collapse some with
 consolidated lung beside them), its HU and texture drawn from the ranges of DIR's own tumours.
