@@ -30,9 +30,9 @@ export const trainCommand: Command = {
 Trains the whole pipeline (plans, voxel classifier, candidate classifier, refiner) on every case of
 the given folders (challenge layout: DIR/train/volume/<ID>_vol.nii.gz, DIR/train/seg/<ID>_seg.nii.gz,
 optional DIR/train/lungs_seg/<ID>_lungseg.nii.gz; or DICOM: a CT series and its RTSTRUCT per case)
-and writes one model folder. Same data + same seed
-give byte-identical model files (all but training_log.json's timings). The folder is written whole
-at the end; an interrupted run leaves no model behind and can simply be run again.
+and writes one model folder. Same data + same seed give byte-identical model files (all but
+training_log.json's timings). The folder is written whole at the end; an interrupted run leaves no
+model behind and can simply be run again.
 
 options:
   --data DIR       a cohort folder (repeat for several)
