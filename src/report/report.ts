@@ -62,9 +62,9 @@ interface PlannedCase {
 /** Matches predictions, truths, log entries and CT scans by case id; InputError on what cannot be matched. */
 function planCases(opts: ReportOptions, log: PredictionLog | null): PlannedCase[] {
   if (!opts.predDir) return [];
-  // predict's own log and submission CSV sit beside its masks by design: not worth a line.
+  // predict's own log, submission CSV and DICOM outputs sit beside its masks by design: not worth a line.
   const say = (paths: string[]): void => {
-    const other = paths.filter((p) => !isPredictionLogName(basename(p)) && !p.endsWith('.csv'));
+    const other = paths.filter((p) => !isPredictionLogName(basename(p)) && !p.endsWith('.csv') && !/_(seg|rtstruct)\.dcm$/.test(p));
     if (other.length > 0) opts.log(passedOver(other));
   };
   const preds = new Map(listMaskFolder(opts.predDir, say).map((m) => [m.id, m.path]));
