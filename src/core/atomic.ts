@@ -23,39 +23,37 @@ function processIsAlive(pid: number): boolean {
   }
 }
 
+const sayRemoved = (path: string, log: (line: string) => void): void => log(`removed ${path}, left by a process that no longer runs`);
+
 /**
  * Removes from `dir` the temporary files and folders (see tempSibling) that a process of this host
- * which no longer runs left behind; returns their names. Those of other hosts, and of live
+ * which no longer runs left behind, saying so through `log`. Those of other hosts, and of live
  * processes, are kept. A missing folder has none.
  */
-export function removeStaleTemporaries(dir: string): string[] {
+export function removeStaleTemporaries(dir: string, log: (line: string) => void): void {
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch {
-    return [];
+    return;
   }
   const host = hostTag();
-  const removed: string[] = [];
   for (const name of names) {
     const m = /^\..+\.tmp-(.+)-(\d+)-[0-9a-f]{8}$/.exec(name);
     if (!m || m[1] !== host || processIsAlive(Number(m[2]))) continue;
     rmSync(join(dir, name), { recursive: true, force: true });
-    removed.push(name);
+    sayRemoved(join(dir, name), log);
   }
-  return removed;
 }
 
-/** Removes the folders under the system's temporary folder that withTempDir(prefix) made for processes that no longer run. */
-export function removeStaleTempDirs(prefix: string): string[] {
-  const removed: string[] = [];
+/** Removes the folders under the system's temporary folder that withTempDir(prefix) made for processes that no longer run, saying so through `log`. */
+export function removeStaleTempDirs(prefix: string, log: (line: string) => void): void {
   for (const name of readdirSync(tmpdir())) {
     const m = name.startsWith(`${prefix}-`) ? /^(\d+)-/.exec(name.slice(prefix.length + 1)) : null;
     if (!m || processIsAlive(Number(m[1]))) continue;
     rmSync(join(tmpdir(), name), { recursive: true, force: true });
-    removed.push(name);
+    sayRemoved(join(tmpdir(), name), log);
   }
-  return removed;
 }
 
 /** Writes a file so that readers see either the old content or the whole new one, never a part. */

@@ -57,9 +57,10 @@ export interface DicomSeries {
   files: string[];
 }
 
-type DataSet = ReturnType<typeof dicomParser.parseDicom>;
+export type DataSet = ReturnType<typeof dicomParser.parseDicom>;
 
-function parse(path: string, bytes: Uint8Array, untilPixels: boolean): DataSet {
+/** Parses a DICOM file's bytes (up to its pixel data, with `untilPixels`); InputError naming `path` when it cannot. */
+export function parse(path: string, bytes: Uint8Array, untilPixels: boolean): DataSet {
   try {
     return dicomParser.parseDicom(bytes, untilPixels ? { untilTag: 'x7fe00010' } : undefined);
   } catch (err) {
@@ -68,7 +69,7 @@ function parse(path: string, bytes: Uint8Array, untilPixels: boolean): DataSet {
   }
 }
 
-function readBytes(path: string): Uint8Array {
+export function readBytes(path: string): Uint8Array {
   const b = readFileSync(path);
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }

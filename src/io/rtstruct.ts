@@ -3,9 +3,8 @@
  * `../shared/data/dicom/README.md` made the shared masks: per slice, a voxel is inside when its
  * centre is inside the contour (even-odd), and contours of one slice are XOR-ed (holes).
  */
-import { readFileSync } from 'node:fs';
-import dicomParser from 'dicom-parser';
 import { InputError } from '../core/errors.js';
+import { parse, readBytes } from './dicom.js';
 import type { Volume } from '../core/volume.js';
 import { applyAffine, invertAffine } from '../geometry/affine.js';
 
@@ -23,25 +22,8 @@ export interface RtStruct {
   referencedSeriesUid: string | null;
 }
 
-/** Whether a DICOM file is an RTSTRUCT (Modality RTSTRUCT). */
-export function isRtStruct(bytes: Uint8Array): boolean {
-  try {
-    const ds = dicomParser.parseDicom(bytes, { untilTag: 'x30060010' });
-    return (ds.string('x00080060') ?? '').trim().toUpperCase() === 'RTSTRUCT';
-  } catch {
-    return false;
-  }
-}
-
 export function readRtStruct(path: string): RtStruct {
-  const b = readFileSync(path);
-  let ds: ReturnType<typeof dicomParser.parseDicom>;
-  try {
-    ds = dicomParser.parseDicom(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
-  } catch (err) {
-    const why = typeof err === 'string' ? err : err instanceof Error ? err.message : 'unreadable';
-    throw new InputError(path, `not a readable DICOM file (${why.replace(/^dicomParser\.\w+: /, '')})`);
-  }
+  const ds = parse(path, readBytes(path), false);
   if ((ds.string('x00080060') ?? '').trim().toUpperCase() !== 'RTSTRUCT') throw new InputError(path, `not an RTSTRUCT (Modality ${ds.string('x00080060') ?? 'missing'})`);
   const names = new Map<number, string>();
   for (const item of ds.elements.x30060020?.items ?? []) {

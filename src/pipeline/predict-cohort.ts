@@ -69,7 +69,7 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
   if (dicomOut.length > 0 && notDicom) throw new InputError(notDicom.path, `--format ${dicomOut[0]} needs DICOM CT series as input (it references their images); this is NIfTI`);
   const model = await loadModel(opts.modelDir, opts.log);
   // What a killed earlier run (kill -9, a lost node) was still writing here.
-  for (const name of removeStaleTemporaries(opts.outDir)) opts.log(`removed ${join(opts.outDir, name)}, left by a process that no longer runs`);
+  removeStaleTemporaries(opts.outDir, opts.log);
   opts.log(`model ${opts.modelDir}: ${model.manifest.config} config, refiner ${model.refiner ? `on ${model.refiner.backend}` : 'none'}`);
   const progress = new Progress('predict', scans.length, process.stderr, opts.quiet);
   const summary: PredictSummary = { predicted: [], failed: [] };

@@ -4,7 +4,6 @@
  * candidate classifier (random forest) -> refiner ROIs -> refiner -> one model folder.
  */
 import { dirname, join, resolve } from 'node:path';
-import { tmpdir } from 'node:os';
 import { InputError } from '../core/errors.js';
 import { Progress } from '../core/progress.js';
 import { Rng } from '../core/random.js';
@@ -331,7 +330,7 @@ export interface FeatureStageOptions extends PrepareOptions {
  * are cached for `train --cache`. Returns the number of cases whose rows are cached.
  */
 export async function cacheCohortFeatures(opts: FeatureStageOptions): Promise<number> {
-  for (const n of removeStaleTemporaries(opts.cacheDir)) opts.log(`removed ${join(opts.cacheDir, n)}, left by a process that no longer runs`);
+  removeStaleTemporaries(opts.cacheDir, opts.log);
   const cohort = await prepareCohort(opts);
   const t = performance.now();
   const eligible = new Map<string, number>();
@@ -365,12 +364,9 @@ const FEATURE_ROWS_PREFIX = 'lungtumor-features';
  */
 export async function trainModel(opts: TrainOptions): Promise<TrainSummary> {
   // What a killed earlier training (kill -9, a lost node) was still writing.
-  const stale = [
-    ...removeStaleTemporaries(dirname(resolve(opts.modelDir))).map((n) => join(dirname(resolve(opts.modelDir)), n)),
-    ...(opts.cacheDir !== undefined ? removeStaleTemporaries(opts.cacheDir).map((n) => join(opts.cacheDir!, n)) : []),
-    ...removeStaleTempDirs(FEATURE_ROWS_PREFIX).map((n) => join(tmpdir(), n)),
-  ];
-  for (const path of stale) opts.log(`removed ${path}, left by a process that no longer runs`);
+  removeStaleTemporaries(dirname(resolve(opts.modelDir)), opts.log);
+  if (opts.cacheDir !== undefined) removeStaleTemporaries(opts.cacheDir, opts.log);
+  removeStaleTempDirs(FEATURE_ROWS_PREFIX, opts.log);
   if (opts.cacheDir !== undefined) return trainWithFeatureStore(opts, opts.cacheDir);
   return withTempDir(FEATURE_ROWS_PREFIX, (dir) => trainWithFeatureStore(opts, dir));
 }
