@@ -63,9 +63,38 @@ export interface ScanResult {
   backend: string;
 }
 
+/**
+ * What one scan's stages produced, for analysis tools (`scripts/stage_dice.ts`): grids, the voxel
+ * probability, every candidate with its score, and the refined probability and masks inside the
+ * clean-up's box (canonical native voxels, x fastest).
+ */
+export interface ScanStages {
+  scan: WorkingScan;
+  /** Working-grid indices of the eligible voxels (the feature table's rows). */
+  eligible: Int32Array;
+  /** Voxel classifier probability on the working grid (0 where not eligible). */
+  prob: Float32Array;
+  candidates: Candidate[];
+  /** The score that ranked each candidate (candidate classifier's probability, crop-weighted in crops). */
+  candidateScores: number[];
+  chosen: number;
+  box: Box;
+  /** Refined probability in the box, 0 beyond the reach. */
+  boxProb: Float32Array;
+  anchor: Uint8Array;
+  reach: Uint8Array;
+  aeratedMinHu: number;
+  final: Uint8Array;
+}
+
 const since = (t: number): number => Math.round(performance.now() - t) / 1000;
 
-export async function segmentScan(model: LoadedModel, ct: Volume, extractor: FeatureExtractor): Promise<ScanResult> {
+export async function segmentScan(
+  model: LoadedModel,
+  ct: Volume,
+  extractor: FeatureExtractor,
+  inspect?: (stages: ScanStages) => void,
+): Promise<ScanResult> {
   const seconds: Record<string, number> = {};
   const warnings: string[] = [];
   let t = performance.now();
@@ -171,6 +200,10 @@ export async function segmentScan(model: LoadedModel, ct: Volume, extractor: Fea
   warnings.push(...cleaned.steps);
   result.mask = nativeBoxMaskToOriginal(cleaned.mask, box, scan);
   seconds.cleanup = since(t);
+  inspect?.({
+    scan, eligible: voxels.table.voxels, prob, candidates: cands, candidateScores: score, chosen: order[0]!,
+    box, boxProb, anchor, reach, aeratedMinHu: minHu, final: cleaned.mask,
+  });
   return result;
 }
 

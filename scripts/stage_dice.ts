@@ -1,0 +1,99 @@
+/**
+ * Where a model loses a tumour's outline: Dice against the true mask after each inference stage.
+ *
+ *   node dist/scripts/stage_dice.js --model DIR --scan CT.nii.gz --truth SEG.nii.gz [--json FILE]
+ *
+ * All Dice values are on the scan's native grid (canonical voxel order). Stages: the chosen
+ * candidate; the refined probability ≥ 0.5 inside the reach; the same above the aerated-lung HU
+ * floor; the final mask. Also: the share of the tumour the reach allows at all, the share of the
+ * tumour's working voxels that are eligible, the candidate that best overlaps the tumour (its rank
+ * and score), and the refined-probability threshold that would have been best (an oracle, not a
+ * setting to tune).
+ */
+import { parseArgs } from 'node:util';
+import { writeFileSync } from 'node:fs';
+import { loadModel, segmentScan, type ScanStages } from '../src/pipeline/predict.js';
+import { readScan } from '../src/io/scans.js';
+import { readMaskFor } from '../src/io/masks.js';
+import { FeatureExtractor } from '../src/features/index.js';
+import { maskToNative, nativeMaskToWorking } from '../src/pipeline/scan.js';
+import { boxDims } from '../src/features/masks.js';
+
+const { values } = parseArgs({ options: { model: { type: 'string' }, scan: { type: 'string' }, truth: { type: 'string' }, json: { type: 'string' } } });
+if (!values.model || !values.scan || !values.truth) {
+  process.stderr.write('usage: node dist/scripts/stage_dice.js --model DIR --scan CT --truth SEG [--json FILE]\n');
+  process.exit(2);
+}
+
+const model = await loadModel(values.model);
+const ct = readScan(values.scan);
+const truthOriginal = readMaskFor(values.truth, ct);
+const extractor = new FeatureExtractor({ workers: 2, gpu: null });
+let stages: ScanStages | undefined;
+await segmentScan(model, ct, extractor, (s) => { stages = s; });
+await extractor.close();
+if (!stages) throw new Error('no candidate: nothing to analyse');
+const s = stages;
+const truthNative = maskToNative(truthOriginal, s.scan);
+const truthTotal = truthNative.reduce((a, v) => a + v, 0);
+const [bx, by, bz] = boxDims(s.box);
+const [nx, ny] = s.scan.native.dims;
+const truthBox = new Uint8Array(bx * by * bz);
+let o = 0;
+for (let z = s.box.min[2]; z <= s.box.max[2]; z++) for (let y = s.box.min[1]; y <= s.box.max[1]; y++) for (let x = s.box.min[0]; x <= s.box.max[0]; x++) truthBox[o++] = truthNative[x + nx * (y + ny * z)]!;
+const boxHu = new Float32Array(bx * by * bz);
+o = 0;
+for (let z = s.box.min[2]; z <= s.box.max[2]; z++) for (let y = s.box.min[1]; y <= s.box.max[1]; y++) for (let x = s.box.min[0]; x <= s.box.max[0]; x++) boxHu[o++] = Number(s.scan.native.data[x + nx * (y + ny * z)]);
+
+const mlPerVoxel = s.scan.native.spacing.reduce((a, v) => a * v, 1) / 1000;
+function dice(pred: (i: number) => boolean): { dice: number; ml: number } {
+  let inter = 0, count = 0;
+  for (let i = 0; i < truthBox.length; i++) {
+    if (!pred(i)) continue;
+    count++;
+    if (truthBox[i]) inter++;
+  }
+  return { dice: round((2 * inter) / (count + truthTotal)), ml: round(count * mlPerVoxel) };
+}
+const round = (v: number): number => Math.round(v * 1000) / 1000;
+
+let truthInReach = 0;
+for (let i = 0; i < truthBox.length; i++) if (truthBox[i] && s.reach[i]) truthInReach++;
+const truthWorking = nativeMaskToWorking(truthNative, s.scan);
+const eligible = new Uint8Array(truthWorking.length);
+for (const v of s.eligible) eligible[v] = 1;
+let truthWorkingCount = 0, truthEligible = 0, truthProbHalf = 0;
+for (let i = 0; i < truthWorking.length; i++) {
+  if (!truthWorking[i]) continue;
+  truthWorkingCount++;
+  if (eligible[i]) truthEligible++;
+  if (s.prob[i]! >= 0.5) truthProbHalf++;
+}
+const overlaps = s.candidates.map((c) => {
+  let inter = 0;
+  for (const v of c.voxels) if (truthWorking[v]) inter++;
+  return { inter, size: c.voxels.length, dice: (2 * inter) / (c.voxels.length + truthWorkingCount) };
+});
+const order = [...s.candidates.keys()].sort((a, b) => s.candidateScores[b]! - s.candidateScores[a]! || a - b);
+const best = overlaps.reduce((b, v, k) => (v.dice > overlaps[b]!.dice ? k : b), 0);
+const thresholds = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9].map((t) => ({ t, ...dice((i) => s.boxProb[i]! >= t && boxHu[i]! >= s.aeratedMinHu) }));
+const oracle = thresholds.reduce((b, v) => (v.dice > b.dice ? v : b));
+
+const result = {
+  scan: values.scan,
+  truthMl: round(truthTotal * mlPerVoxel),
+  candidate: dice((i) => s.anchor[i] === 1),
+  refined: dice((i) => s.boxProb[i]! >= 0.5),
+  refinedAboveFloor: dice((i) => s.boxProb[i]! >= 0.5 && boxHu[i]! >= s.aeratedMinHu),
+  final: dice((i) => s.final[i] === 1),
+  aeratedMinHu: s.aeratedMinHu,
+  truthShareInReach: round(truthInReach / truthTotal),
+  truthShareEligible: round(truthEligible / truthWorkingCount),
+  truthShareProbAtLeastHalf: round(truthProbHalf / truthWorkingCount),
+  candidates: s.candidates.length,
+  chosen: { rank: 1, score: round(s.candidateScores[s.chosen]!), voxels: s.candidates[s.chosen]!.voxels.length, tumourVoxels: overlaps[s.chosen]!.inter },
+  bestOverlap: { rank: order.indexOf(best) + 1, score: round(s.candidateScores[best]!), voxels: overlaps[best]!.size, tumourVoxels: overlaps[best]!.inter, workingDice: round(overlaps[best]!.dice) },
+  oracleThreshold: oracle,
+};
+process.stdout.write(`${JSON.stringify(result)}\n`);
+if (values.json) writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);
