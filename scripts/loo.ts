@@ -11,6 +11,8 @@
  * held-out scan) and trains on them too, weighted `--implant-weight` (default 1).
  * `--linked A,B` names scans of one patient (e.g. a crop cut from a whole scan): when one is held
  * out, the others leave the fold's training too.
+ * Each fold keeps its feature rows in DIR/<ID>/feature-cache, so a rerun with other later stages
+ * skips the feature stage.
  * Writes DIR/<ID>/model, DIR/predictions/<ID>_seg.nii.gz, DIR/evaluation.json and prints the table.
  */
 import { spawnSync } from 'node:child_process';
@@ -78,7 +80,7 @@ for (const held of cases) {
     }
     implants.push('--data', into, '--weight', `${into}=${values['implant-weight'] ?? '1'}`);
   }
-  run(['train', '--data', join(dir, 'others'), ...extra, ...implants, ...weight, '--model', join(dir, 'model'), '--seed', values.seed ?? '0', '--config', values.config ?? 'default', '--quiet']);
+  run(['train', '--data', join(dir, 'others'), ...extra, ...implants, ...weight, '--model', join(dir, 'model'), '--cache', join(dir, 'feature-cache'), '--seed', values.seed ?? '0', '--config', values.config ?? 'default', '--quiet']);
   run(['predict', '--model', join(dir, 'model'), '--input', held.volume, '--out', join(dir, 'pred'), '--quiet']);
   copyFileSync(join(dir, 'pred', `${held.id}_seg.nii.gz`), join(predictions, `${held.id}_seg.nii.gz`));
   copyFileSync(join(dir, 'pred', 'prediction_log.json'), join(dir, 'prediction_log.json'));

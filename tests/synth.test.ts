@@ -347,6 +347,24 @@ describe('synth design ranges (no rendering)', () => {
     }
   });
 
+  test('small and medium grids: 96² × 48 and 160² × 80 voxels over the whole thorax; the same patient either way', () => {
+    for (let i = 0; i < 20; i++) {
+      const rng = new Rng(caseSeed(3, i));
+      const p = samplePatient(rng.fork());
+      const gridRng = rng.fork();
+      const small = chooseGrid(gridRng.fork(), p, 'small');
+      const medium = chooseGrid(gridRng.fork(), p, 'medium');
+      assert.deepEqual(small.dims, [96, 96, 48]);
+      assert.deepEqual(medium.dims, [160, 160, 80]);
+      for (const g of [small, medium]) {
+        assert.ok(2 * bodySection(p, 0.5 * p.H).a <= g.dims[0] * g.spacing[0], 'body wider than the field of view');
+        assert.ok(g.az[0]! < 0 && g.az[g.az.length - 1]! > p.H);
+      }
+      assert.ok(medium.spacing[0] < 0.7 * small.spacing[0] && medium.spacing[0] > 1.5 && medium.spacing[0] < 3.2, `medium dx ${medium.spacing[0]}`);
+      assert.ok(medium.spacing[2] < 0.7 * small.spacing[2], `medium dz ${medium.spacing[2]}`);
+    }
+  });
+
   test('tumours span 1 cm to 8 cm with enough large ones, every shape and location', () => {
     const d: number[] = [];
     const shapes = new Set<string>();

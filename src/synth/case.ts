@@ -144,9 +144,9 @@ export function generateCase(seed: number, index: number, opts: GenerateOptions 
   const lungAt = (x: number, y: number, z: number): number => lungSdf(p, x, y, z);
   const body = buildBody(p, rBody, grid.az[0]!, grid.az[grid.az.length - 1]!, lungAt);
   const trees = buildTrees(rTrees, p, body, size);
-  const small = size === 'small';
-  const tumour = planTumour(rLesion, p, small ? Math.max(5, 2.5 * dx, 1.5 * dz) : 5);
-  const nodules = planDistractors(rLesion, p, tumour, small ? Math.max(3, 1.5 * dx) : 3);
+  const coarse = size !== 'full';
+  const tumour = planTumour(rLesion, p, coarse ? Math.max(5, 2.5 * dx, 1.5 * dz) : 5);
+  const nodules = planDistractors(rLesion, p, tumour, coarse ? Math.max(3, 1.5 * dx) : 3);
   const near = nearbyVessels(rLesion, p, tumour);
   const opacity = opts.collapse ? planOpacity(rOpacity, p, tumour) : null;
   const shapes = [...body.shapes, ...trees, ...lesionShapes(p, tumour, nodules, near, opacity)];

@@ -8,10 +8,10 @@ import type { Mat4, Vec3 } from '../core/volume.js';
 import { bodySection, type Patient } from './anatomy.js';
 import type { Vec } from './shapes.js';
 
-export type SynthSize = 'small' | 'full';
+export type SynthSize = 'small' | 'medium' | 'full';
 export type VoxelOrder = 'LPS' | 'RAS';
 
-export const SYNTH_SIZES: readonly SynthSize[] = ['small', 'full'];
+export const SYNTH_SIZES: readonly SynthSize[] = ['small', 'medium', 'full'];
 
 export interface CaseGrid {
   dims: Vec3;
@@ -32,9 +32,14 @@ export interface CaseGrid {
   padHu: number | null;
 }
 
-/** Small grids: 96 x 96 x 48 voxels, coarse (about 3-4 mm in-plane) but the whole thorax in mm. */
-const SMALL_XY = 96;
-const SMALL_Z = 48;
+/**
+ * Coarse grids, the whole thorax in mm: small 96 x 96 x 48 voxels (about 3-4 mm in-plane, 6 mm
+ * slices), medium 160 x 160 x 80 (about 2.2 mm, 4 mm slices: a 12 mm tumour is 5 voxels across).
+ */
+const COARSE_GRIDS: Record<Exclude<SynthSize, 'full'>, { xy: number; z: number }> = {
+  small: { xy: 96, z: 48 },
+  medium: { xy: 160, z: 80 },
+};
 const FULL_XY = 512;
 const FULL_Z_MIN = 90;
 const FULL_Z_MAX = 300;
@@ -67,11 +72,11 @@ export function chooseGrid(rng: Rng, p: Patient, size: SynthSize, forceOrder?: V
   let dxy: number;
   let nz: number;
   let dz: number;
-  if (size === 'small') {
-    nxy = SMALL_XY;
+  if (size !== 'full') {
+    nxy = COARSE_GRIDS[size].xy;
     const fov = 2 * halfWidth + rng.uniform(15, 50);
     dxy = Math.round((fov / nxy) * 100) / 100;
-    nz = SMALL_Z;
+    nz = COARSE_GRIDS[size].z;
     dz = Math.round(((zTop - zBottom) / (nz - 1)) * 10) / 10;
   } else {
     nxy = FULL_XY;

@@ -4,7 +4,7 @@ import { InputError } from '../../core/errors.js';
 import { Progress } from '../../core/progress.js';
 import { MAX_CASES, MAX_IMPLANTS_PER_SCAN, SYNTH_SIZES, listImplantSources, writeCohort, writeImplantCohort, type SynthSize } from '../../synth/index.js';
 
-const usage = `usage: lungtumor synth --out DIR [--cases N] [--seed S] [--size small|full] [--collapse] [--force] [--quiet]
+const usage = `usage: lungtumor synth --out DIR [--cases N] [--seed S] [--size small|medium|full] [--collapse] [--force] [--quiet]
        lungtumor synth --into DIR --out DIR [--per-scan N] [--seed S] [--collapse] [--force] [--quiet]
 
 Writes a synthetic thoracic CT cohort with known tumours, in the challenge's layout:
@@ -39,6 +39,7 @@ options:
   --seed S         whole number 0-4294967295 (default 1). The same seed gives byte-identical
                    files; case i depends only on (seed, i), so 5 cases are a prefix of 10.
   --size SIZE      small: 96x96x48 voxels, ~4 mm in-plane, for tests (default)
+                   medium: 160x160x80, ~2.2 mm in-plane, ~4 mm slices (the demo)
                    full:  512x512 in-plane, 0.6-1.0 mm, 90-300 slices of 1-5 mm, like real scans
   --collapse       a harder cohort: 40 % of tumours of 2 cm or more get a wedge of collapsed or
                    consolidated lung against them (soft tissue, not tumour). Without it the
