@@ -17,7 +17,7 @@ import { readScan } from '../src/io/scans.js';
 import { readMaskFor } from '../src/io/masks.js';
 import { FeatureExtractor } from '../src/features/index.js';
 import { maskToNative, nativeMaskToWorking } from '../src/pipeline/scan.js';
-import { boxDims } from '../src/features/masks.js';
+import { crop } from '../src/features/masks.js';
 
 const { values } = parseArgs({ options: { model: { type: 'string' }, scan: { type: 'string' }, truth: { type: 'string' }, json: { type: 'string' } } });
 if (!values.model || !values.scan || !values.truth) {
@@ -36,14 +36,7 @@ if (!stages) throw new Error('no candidate: nothing to analyse');
 const s = stages;
 const truthNative = maskToNative(truthOriginal, s.scan);
 const truthTotal = truthNative.reduce((a, v) => a + v, 0);
-const [bx, by, bz] = boxDims(s.box);
-const [nx, ny] = s.scan.native.dims;
-const truthBox = new Uint8Array(bx * by * bz);
-let o = 0;
-for (let z = s.box.min[2]; z <= s.box.max[2]; z++) for (let y = s.box.min[1]; y <= s.box.max[1]; y++) for (let x = s.box.min[0]; x <= s.box.max[0]; x++) truthBox[o++] = truthNative[x + nx * (y + ny * z)]!;
-const boxHu = new Float32Array(bx * by * bz);
-o = 0;
-for (let z = s.box.min[2]; z <= s.box.max[2]; z++) for (let y = s.box.min[1]; y <= s.box.max[1]; y++) for (let x = s.box.min[0]; x <= s.box.max[0]; x++) boxHu[o++] = Number(s.scan.native.data[x + nx * (y + ny * z)]);
+const truthBox = crop(truthNative, s.scan.native.dims, s.box, (k) => new Uint8Array(k));
 
 const mlPerVoxel = s.scan.native.spacing.reduce((a, v) => a * v, 1) / 1000;
 function dice(pred: (i: number) => boolean): { dice: number; ml: number } {
@@ -76,7 +69,7 @@ const overlaps = s.candidates.map((c) => {
 });
 const order = [...s.candidates.keys()].sort((a, b) => s.candidateScores[b]! - s.candidateScores[a]! || a - b);
 const best = overlaps.reduce((b, v, k) => (v.dice > overlaps[b]!.dice ? k : b), 0);
-const thresholds = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9].map((t) => ({ t, ...dice((i) => s.boxProb[i]! >= t && boxHu[i]! >= s.aeratedMinHu) }));
+const thresholds = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9].map((t) => ({ t, ...dice((i) => s.boxProb[i]! >= t && s.boxHu[i]! >= s.aeratedMinHu) }));
 const oracle = thresholds.reduce((b, v) => (v.dice > b.dice ? v : b));
 
 const result = {
@@ -84,7 +77,7 @@ const result = {
   truthMl: round(truthTotal * mlPerVoxel),
   candidate: dice((i) => s.anchor[i] === 1),
   refined: dice((i) => s.boxProb[i]! >= 0.5),
-  refinedAboveFloor: dice((i) => s.boxProb[i]! >= 0.5 && boxHu[i]! >= s.aeratedMinHu),
+  refinedAboveFloor: dice((i) => s.boxProb[i]! >= 0.5 && s.boxHu[i]! >= s.aeratedMinHu),
   final: dice((i) => s.final[i] === 1),
   aeratedMinHu: s.aeratedMinHu,
   truthShareInReach: round(truthInReach / truthTotal),

@@ -83,6 +83,8 @@ export interface ScanStages {
   boxProb: Float32Array;
   anchor: Uint8Array;
   reach: Uint8Array;
+  /** Native HU in the box, and the floor below which the clean-up takes a voxel as aerated lung. */
+  boxHu: Float32Array;
   aeratedMinHu: number;
   final: Uint8Array;
 }
@@ -202,7 +204,7 @@ export async function segmentScan(
   seconds.cleanup = since(t);
   inspect?.({
     scan, eligible: voxels.table.voxels, prob, candidates: cands, candidateScores: score, chosen: order[0]!,
-    box, boxProb, anchor, reach, aeratedMinHu: minHu, final: cleaned.mask,
+    box, boxProb, anchor, reach, boxHu, aeratedMinHu: minHu, final: cleaned.mask,
   });
   return result;
 }
