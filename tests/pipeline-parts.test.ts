@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import { roiAroundBox, sampleIntoRoi, projectFromRoiBox, roiFootprint } from '../src/pipeline/roi.js';
 import { findCandidates, candidateLabel, cropCentrality, CANDIDATE_FEATURES, symmetricEigenvalues3 } from '../src/candidates/candidates.js';
 import { selectFeatureColumns } from '../src/pipeline/voxels.js';
-import { cleanupTumour, partialVolumeFloorHu } from '../src/pipeline/cleanup.js';
+import { cleanupTumour, cutThinAttachments, partialVolumeFloorHu, NECK_CUT } from '../src/pipeline/cleanup.js';
 import { planFromFingerprint, percentiles, validatePlans, workingSpacingFor } from '../src/pipeline/plans.js';
 import { zeroNearEdges } from '../src/pipeline/predict.js';
 import { invertAffine, multiplyAffine } from '../src/geometry/affine.js';
 import type { Mat4, Vec3 } from '../src/core/volume.js';
+import { labelComponents, selectComponents } from '../src/core/morphology.js';
 
 const idx = (d: Vec3, x: number, y: number, z: number): number => x + d[0] * (y + d[1] * z);
 
@@ -113,6 +114,37 @@ test('clean-up leaves out aerated lung around a dense tumour but gives back the 
   const r = cleanupTumour(prob, tumour, dims, [1, 1, 1], 0, { hu, minHu: -700 });
   for (let i = 0; i < hu.length; i++) assert.equal(r.mask[i], tumour[i], `voxel ${i}`);
   assert.ok(r.steps.some((s) => s.includes('aerated lung')), r.steps.join('; '));
+});
+
+test('neck cut: soft tissue hanging on the tumour through a thin neck is cut away, a compact tumour comes back whole', () => {
+  const dims: Vec3 = [48, 32, 32];
+  const tumour = ball(dims, [14, 16, 16], 9);
+  const spill = ball(dims, [36, 16, 16], 6);
+  const neck = new Uint8Array(tumour.length);
+  for (let x = 14; x <= 36; x++) for (let y = 15; y <= 17; y++) for (let z = 15; z <= 17; z++) neck[idx(dims, x, y, z)] = 1;
+  const joined = tumour.map((v, i) => v | spill[i]! | neck[i]!);
+  const keepAll = (m: Uint8Array): Uint8Array => m;
+  const largest = (m: Uint8Array): Uint8Array => {
+    const c = labelComponents(m, dims, 26);
+    let best = 1;
+    for (let k = 2; k <= c.count; k++) if (c.sizes[k]! > c.sizes[best]!) best = k;
+    return selectComponents(c.labels, [best]);
+  };
+  const r = cutThinAttachments(joined, dims, [1, 1, 1], largest, NECK_CUT);
+  for (let i = 0; i < tumour.length; i++) if (tumour[i]) assert.equal(r.mask[i], 1, `tumour voxel ${i} kept`);
+  for (let i = 0; i < spill.length; i++) if (spill[i]) assert.equal(r.mask[i], 0, `spill voxel ${i} cut`);
+  assert.ok(r.removed > 0);
+  const alone = cutThinAttachments(tumour, dims, [1, 1, 1], keepAll, NECK_CUT);
+  assert.equal(alone.removed, 0);
+  assert.deepEqual(alone.mask, tumour);
+  // Through the whole clean-up: the candidate covers both (as the over-grown candidates do).
+  const prob = Float32Array.from(joined, (v) => (v ? 0.9 : 0.1));
+  const cleaned = cleanupTumour(prob, joined, dims, [1, 1, 1], 0, null, NECK_CUT);
+  for (let i = 0; i < tumour.length; i++) if (tumour[i]) assert.equal(cleaned.mask[i], 1);
+  for (let i = 0; i < spill.length; i++) if (spill[i]) assert.equal(cleaned.mask[i], 0);
+  assert.ok(cleaned.steps.some((s) => s.startsWith('cut ')), cleaned.steps.join('; '));
+  const plain = cleanupTumour(prob, joined, dims, [1, 1, 1], 0, null, null);
+  assert.equal(plain.mask[idx(dims, 36, 16, 16)], 1, 'without the neck cut the spill stays');
 });
 
 test('partial-volume floor: halfway between the tumour and aerated lung, within the eligible limit and -300 HU', () => {
