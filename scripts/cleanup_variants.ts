@@ -31,11 +31,13 @@ if (!(values.loo || values.model) || !values.data) {
   process.exit(2);
 }
 
+/** A neck cut (null: none), and a limit (mm beyond the eligible voxels) on the refined probability. */
 interface Variant { neck: NeckCut | null; clipMm: number | null }
 const variants: Record<string, Variant> = { base: { neck: null, clipMm: null } };
 for (const erosionShare of [0.35, 0.4, 0.5, 0.65]) {
   variants[`neck ${erosionShare}`] = { neck: { erosionShare, growth: 2 }, clipMm: null };
 }
+for (const clipMm of [0, 4]) variants[`eligible + ${clipMm} mm`] = { neck: null, clipMm };
 
 const perVariant = new Map<string, CaseEvaluation[]>(Object.keys(variants).map((k) => [k, []]));
 for (const c of listTrainingCases(values.data)) {
@@ -78,6 +80,7 @@ for (const c of listTrainingCases(values.data)) {
           if (!plain.mask[i]) continue;
           if (cleaned.mask[i]) { kept++; if (eligibleBox![i]) keptEligible++; } else { removed++; if (eligibleBox![i]) removedEligible++; }
         }
+        // Whether the cut parts lie outside the lungs' eligible region more than the kept ones.
         process.stdout.write(`  ${name}: removed ${removed} (eligible ${(removedEligible / Math.max(1, removed)).toFixed(2)}), kept ${kept} (eligible ${(keptEligible / Math.max(1, kept)).toFixed(2)})\n`);
       }
     }
