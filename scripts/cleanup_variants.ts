@@ -20,7 +20,7 @@ import { nativeBoxMaskToOriginal, nativeGrid } from '../src/pipeline/scan.js';
 import { boxDims, crop } from '../src/features/masks.js';
 import { resampleToGrid } from '../src/geometry/resample.js';
 import { dilateMm } from '../src/core/morphology.js';
-import { cleanupTumour, type NeckCut } from '../src/pipeline/cleanup.js';
+import { cleanupTumour, spurRadiusFor, type NeckCut } from '../src/pipeline/cleanup.js';
 import { diceFromCounts, overlapCounts } from '../src/metrics/dice.js';
 import { measureMask } from '../src/metrics/measures.js';
 import { scoreCase, scoreCohort, type CaseEvaluation } from '../src/metrics/score.js';
@@ -60,25 +60,27 @@ for (const c of listTrainingCases(values.data)) {
     const native = resampleToGrid(work, s.scan.grid, nativeGrid(s.scan), 'nearest');
     eligibleBox = crop(native, s.scan.native.dims, s.box, (k) => new Uint8Array(k));
   }
+  const cleanup = (s: ScanStages, prob: Float32Array, neck: NeckCut | null): Uint8Array =>
+    cleanupTumour(prob, s.anchor, boxDims(s.box), s.scan.native.spacing, spurRadiusFor(s.scan.native.spacing), { hu: s.boxHu, minHu: s.aeratedMinHu }, neck).mask;
+  // The clean-up without a cut, against which each cut's removed and kept parts are counted.
+  const uncut = stages ? cleanup(stages, stages.boxProb, null) : null;
   for (const [name, { neck, clipMm }] of Object.entries(variants)) {
     let mask: Uint8Array;
     if (!stages) mask = new Uint8Array(truth.length);
     else {
       const s = stages;
-      const spur = Math.max(s.scan.native.spacing[0], s.scan.native.spacing[1]);
       let prob = s.boxProb;
       if (clipMm !== null) {
         const allowed = clipMm > 0 ? dilateMm(eligibleBox!, boxDims(s.box), s.scan.native.spacing, clipMm) : eligibleBox!;
         prob = prob.map((p, i) => (allowed[i] ? p : 0));
       }
-      const cleaned = cleanupTumour(prob, s.anchor, boxDims(s.box), s.scan.native.spacing, spur, { hu: s.boxHu, minHu: s.aeratedMinHu }, neck);
-      mask = nativeBoxMaskToOriginal(cleaned.mask, s.box, s.scan);
-      if (neck) {
-        const plain = cleanupTumour(prob, s.anchor, boxDims(s.box), s.scan.native.spacing, spur, { hu: s.boxHu, minHu: s.aeratedMinHu }, null);
+      const boxMask = cleanup(s, prob, neck);
+      mask = nativeBoxMaskToOriginal(boxMask, s.box, s.scan);
+      if (neck && clipMm === null) {
         let removed = 0, removedEligible = 0, kept = 0, keptEligible = 0;
-        for (let i = 0; i < plain.mask.length; i++) {
-          if (!plain.mask[i]) continue;
-          if (cleaned.mask[i]) { kept++; if (eligibleBox![i]) keptEligible++; } else { removed++; if (eligibleBox![i]) removedEligible++; }
+        for (let i = 0; i < uncut!.length; i++) {
+          if (!uncut![i]) continue;
+          if (boxMask[i]) { kept++; if (eligibleBox![i]) keptEligible++; } else { removed++; if (eligibleBox![i]) removedEligible++; }
         }
         // Whether the cut parts lie outside the lungs' eligible region more than the kept ones.
         process.stdout.write(`  ${name}: removed ${removed} (eligible ${(removedEligible / Math.max(1, removed)).toFixed(2)}), kept ${kept} (eligible ${(keptEligible / Math.max(1, kept)).toFixed(2)})\n`);

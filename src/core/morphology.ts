@@ -300,15 +300,27 @@ export function dilateMm(mask: ArrayLike<number>, dims: Vec3, spacingMm: Vec3, r
   return out;
 }
 
-/** Voxels of the mask farther than `radiusMm` from any background voxel (ball-shaped erosion in mm). */
-export function erodeMm(mask: ArrayLike<number>, dims: Vec3, spacingMm: Vec3, radiusMm: number): Uint8Array {
+/**
+ * Distance in mm from every voxel to the nearest background voxel (mask == 0): a mask voxel's
+ * depth inside the mask; 0 on the background, Infinity everywhere when there is no background.
+ */
+export function depthInsideMm(mask: ArrayLike<number>, dims: Vec3, spacingMm: Vec3): Float32Array {
   const n = dims[0] * dims[1] * dims[2];
   const background = new Uint8Array(n);
   for (let i = 0; i < n; i++) background[i] = mask[i] ? 0 : 1;
-  const dist = distanceToMm(background, dims, spacingMm);
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = mask[i] && dist[i]! > radiusMm ? 1 : 0;
+  return distanceToMm(background, dims, spacingMm);
+}
+
+/** The mask voxels deeper than `radiusMm` (depthInsideMm), from a depth map already computed. */
+export function erodeByDepth(mask: ArrayLike<number>, depthMm: Float32Array, radiusMm: number): Uint8Array {
+  const out = new Uint8Array(depthMm.length);
+  for (let i = 0; i < out.length; i++) out[i] = mask[i] && depthMm[i]! > radiusMm ? 1 : 0;
   return out;
+}
+
+/** Voxels of the mask farther than `radiusMm` from any background voxel (ball-shaped erosion in mm). */
+export function erodeMm(mask: ArrayLike<number>, dims: Vec3, spacingMm: Vec3, radiusMm: number): Uint8Array {
+  return erodeByDepth(mask, depthInsideMm(mask, dims, spacingMm), radiusMm);
 }
 
 export function openMm(mask: ArrayLike<number>, dims: Vec3, spacingMm: Vec3, radiusMm: number): Uint8Array {

@@ -2,7 +2,7 @@
  * Morphological clean-up of the refined tumour probability into one connected primary tumour.
  * Works inside a box (the ROI's footprint) so a 512×512×300 scan costs no more than its tumour.
  */
-import { dilateMm, distanceToMm, labelComponents, openMm, selectComponents } from '../core/morphology.js';
+import { depthInsideMm, dilateMm, erodeByDepth, labelComponents, openMm, selectComponents } from '../core/morphology.js';
 import { fillHoles3dFast, fillHolesPerSliceFast } from '../features/masks.js';
 import type { Vec3 } from '../core/volume.js';
 
@@ -39,12 +39,22 @@ export function partialVolumeFloorHu(tumourMedianHu: number, lungMedianHu: numbe
 }
 
 /**
+ * The clean-up's spur radius (mm): what one in-plane voxel layer of erosion removes (a radius under
+ * the voxel spacing would erode nothing, since a voxel's distance to the background is at least
+ * one spacing).
+ */
+export function spurRadiusFor(spacingMm: Vec3): number {
+  return Math.max(spacingMm[0], spacingMm[1]);
+}
+
+/**
  * Thresholds `prob` (inside a box of dims `dims`, spacing in mm), drops aerated lung (the refined
  * probability is coarser than the native grid and spills into the lung around the tumour), keeps
  * the component that best overlaps `anchor` (the chosen candidate; the largest component if none
  * does), fills holes in 3D and per slice (which gives back air inside the tumour: cavities,
  * bronchi), cuts what hangs on it through a thin neck (`neck`: cutThinAttachments), and removes
- * spurs thinner than `spurRadiusMm` when that keeps most of the tumour. Falls back to `anchor` itself rather than return an empty mask.
+ * spurs thinner than `spurRadiusMm` (spurRadiusFor) when that keeps most of the tumour. Falls back
+ * to `anchor` itself rather than return an empty mask.
  */
 export function cleanupTumour(
   prob: Float32Array,
@@ -142,18 +152,13 @@ export function cutThinAttachments(
   neck: NeckCut,
 ): { mask: Uint8Array; removed: number; /** The erosion, mm. */ depthMm: number } {
   const n = mask.length;
-  const background = new Uint8Array(n);
-  for (let i = 0; i < n; i++) background[i] = mask[i] ? 0 : 1;
-  const depth = distanceToMm(background, dims, spacingMm);
+  const depth = depthInsideMm(mask, dims, spacingMm);
   let deepestMm = 0;
   for (let i = 0; i < n; i++) if (mask[i] && depth[i]! > deepestMm && Number.isFinite(depth[i]!)) deepestMm = depth[i]!;
   const erosionMm = deepestMm * neck.erosionShare;
   // Under two voxels of erosion there is no neck to find at this grid's resolution.
   if (!(erosionMm >= 2 * Math.min(...spacingMm))) return { mask, removed: 0, depthMm: erosionMm };
-  // The erosion (as erodeMm) from the depth map already at hand.
-  const eroded = new Uint8Array(n);
-  for (let i = 0; i < n; i++) eroded[i] = mask[i] && depth[i]! > erosionMm ? 1 : 0;
-  const core = keepCore(eroded);
+  const core = keepCore(erodeByDepth(mask, depth, erosionMm));
   const grown = dilateMm(core, dims, spacingMm, neck.growth * erosionMm);
   const out = new Uint8Array(n);
   let removed = 0;

@@ -14,7 +14,7 @@ import { nativeBoxMaskToOriginal, nativeGrid, toWorkingScan, type WorkingScan } 
 import { computeScanVoxels, selectFeatureColumns } from './voxels.js';
 import type { FeatureExtractor } from '../features/index.js';
 import { roiAroundBox, sampleIntoRoi, projectFromRoiBox, roiFootprint, type Grid } from './roi.js';
-import { cleanupTumour, NECK_CUT, partialVolumeFloorHu } from './cleanup.js';
+import { cleanupTumour, NECK_CUT, partialVolumeFloorHu, spurRadiusFor } from './cleanup.js';
 import { dilateMm } from '../core/morphology.js';
 import { boxDims, crop, type Box } from '../features/masks.js';
 import { buildRefinerInput, loadRefinerStage, type RefinerStage } from './refiner-stage.js';
@@ -195,10 +195,7 @@ export async function segmentScan(
   anchor.forEach((inside, i) => { if (inside) candidateHu.push(boxHu[i]!); });
   const minHu = partialVolumeFloorHu(median(candidateHu), plans.fingerprint.lungHu.p50, plans.eligibleMinHu);
   const aerated = { hu: boxHu, minHu };
-  // Spurs: what one in-plane voxel layer of erosion removes (a radius under the voxel spacing
-  // would erode nothing, since a voxel's distance to the background is at least one spacing).
-  const spurRadiusMm = Math.max(scan.native.spacing[0], scan.native.spacing[1]);
-  const cleaned = cleanupTumour(boxProb, anchor, boxDims(box), scan.native.spacing, spurRadiusMm, aerated, NECK_CUT);
+  const cleaned = cleanupTumour(boxProb, anchor, boxDims(box), scan.native.spacing, spurRadiusFor(scan.native.spacing), aerated, NECK_CUT);
   warnings.push(...cleaned.steps);
   result.mask = nativeBoxMaskToOriginal(cleaned.mask, box, scan);
   seconds.cleanup = since(t);
