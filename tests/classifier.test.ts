@@ -15,6 +15,7 @@ import {
   trainForest,
   trainGbdt,
 } from '../src/classifier/index.js';
+import { FeatureExtractor } from '../src/features/index.js';
 
 const names = (F: number): string[] => Array.from({ length: F }, (_, i) => `f${i}`);
 
@@ -84,6 +85,29 @@ test('gbdt learns a sphere in 3 of 10 features', () => {
   const acc = accuracy(p, sphereTest.labels);
   assert.ok(acc >= 0.9, `held-out accuracy ${acc}`);
   assert.ok(rocAuc(p, sphereTest.labels) > 0.97);
+});
+
+test('gbdt on the extractor\'s threads gives predictProba\'s numbers bit for bit', async () => {
+  const big = sphere(9001, 10, new Rng(77));
+  const want = sphereModel.predictProba(big.rows);
+  // Rows inside a shared buffer at an offset, as the feature table hands them over.
+  const shared = new Float32Array(new SharedArrayBuffer((big.rows.length + 30) * 4), 30 * 4, big.rows.length);
+  shared.set(big.rows);
+  for (const workers of [0, 1, 2]) {
+    const fx = new FeatureExtractor({ workers });
+    try {
+      for (const rows of [big.rows, shared]) {
+        const got = await fx.predictGbdt(sphereModel, rows);
+        assert.equal(got.length, want.length);
+        assert.deepEqual(new Uint32Array(Float32Array.from(got).buffer), new Uint32Array(want.buffer), `${workers} workers`);
+      }
+    } finally {
+      await fx.close();
+    }
+  }
+  // The model's quality is what the shared numbers carry: most test rows on the right side.
+  const acc = want.reduce((a, p, i) => a + ((p >= 0.5 ? 1 : 0) === big.labels[i] ? 1 : 0), 0) / want.length;
+  assert.ok(acc > 0.9, `accuracy ${acc}`);
 });
 
 test('gbdt importances rank the informative features first', () => {

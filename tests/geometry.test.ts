@@ -92,6 +92,15 @@ test('all 48 axis permutations × flips: canonical order, same world points, exa
         assert.equal(can.data[idx(cd, c[0], c[1], c[2])], data[idx(dims, x, y, z)]);
       }
       assert.deepEqual(fromCanonical(can.data, orientation), data);
+      // 2- and 8-byte voxels take the same order (whole-row copies, mirrored or not, or the element loop).
+      const round = (v: number): number => Math.round(v);
+      const third = (v: number): number => v / 3;
+      for (const [other, to] of [[Int16Array.from(data, round), round], [Float64Array.from(data, third), third]] as const) {
+        const c2 = toCanonical({ data: other, dims, spacing: zooms, affine }).volume.data;
+        assert.equal(c2.constructor, other.constructor);
+        assert.deepEqual(Array.from(c2), Array.from(can.data, to));
+        assert.deepEqual(fromCanonical(c2, orientation), other);
+      }
       const m = toCanonical({ data: mask, dims, spacing: zooms, affine }).volume.data;
       const mBack = fromCanonical(m, orientation);
       assert.ok(mBack instanceof Uint8Array);

@@ -69,6 +69,26 @@ test('dilate then erode of a ball, and bounding box', () => {
   assert.equal(boundingBox(new Uint8Array(8), [2, 2, 2]), null);
 });
 
+test('dilate and erode: the capped distance transform gives what thresholding the full distance map gives', () => {
+  // Radii exactly at voxel distances (1, sqrt 2, 2.5 = a z step) are where a cap could differ.
+  const rng = new Rng(12);
+  const d: Vec3 = [23, 17, 11];
+  const spacings: Vec3[] = [[1, 1, 1], [0.7, 0.7, 2.5], [1.75, 1.75, 3]];
+  for (let trial = 0; trial < 6; trial++) {
+    const m = Uint8Array.from({ length: d[0] * d[1] * d[2] }, () => (rng.uniform(0, 1) < (trial < 3 ? 0.02 : 0.6) ? 1 : 0));
+    for (const sp of spacings) {
+      const depth = distanceToMm(Uint8Array.from(m, (v) => (v ? 0 : 1)), d, sp);
+      const dist = distanceToMm(m, d, sp);
+      for (const r of [0, 0.7, 1, Math.SQRT2, 2.5, 3 * Math.SQRT2, 5.25, 40]) {
+        assert.deepEqual(dilateMm(m, d, sp, r), Uint8Array.from(dist, (v) => (v <= r ? 1 : 0)), `dilate r ${r} spacing ${sp.join('/')}`);
+        assert.deepEqual(erodeMm(m, d, sp, r), Uint8Array.from(depth, (v, i) => (m[i] && v > r ? 1 : 0)), `erode r ${r} spacing ${sp.join('/')}`);
+      }
+    }
+  }
+  // A mask without background erodes to itself.
+  assert.deepEqual(erodeMm(new Uint8Array(8).fill(1), [2, 2, 2], [1, 1, 1], 3), new Uint8Array(8).fill(1));
+});
+
 test('packed masks: one bit per voxel, exact round trip for any length', () => {
   const rng = new Rng(4);
   for (const n of [0, 1, 7, 8, 9, 1001]) {

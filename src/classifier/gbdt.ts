@@ -171,17 +171,13 @@ export class GbdtModel implements BinaryClassifier {
     const n = rowCount(rows, F, 'GBDT predict');
     const res = out ?? new Float32Array(n);
     if (res.length !== n) throw new Error(`GBDT predict: output holds ${res.length} values for ${n} rows`);
-    // Chunks bound the float64 scratch to a few MB however many rows come in.
-    const CHUNK = 1 << 16;
-    const acc = new Float64Array(Math.min(n, CHUNK));
-    for (let s = 0; s < n; s += CHUNK) {
-      const m = Math.min(CHUNK, n - s);
-      const a = m === acc.length ? acc : acc.subarray(0, m);
-      a.fill(this.baseScore);
-      accumulateTrees(this.compiled, rows.subarray(s * F, (s + m) * F), F, a);
-      for (let i = 0; i < m; i++) res[s + i] = sigmoid(a[i]!);
-    }
+    gbdtProbabilities(this.compiled, this.baseScore, rows, F, res);
     return res;
+  }
+
+  /** What another thread needs to compute predictProba (typed arrays, cheap to post). */
+  scorer(): GbdtScorer {
+    return { baseScore: this.baseScore, trees: this.trees, featureCount: this.featureNames.length };
   }
 
   importances(): FeatureImportance[] {
@@ -241,6 +237,31 @@ export function loadGbdt(json: unknown): GbdtModel {
 }
 
 // ---- training ----------------------------------------------------------------------------------------
+
+/** A GBDT's trees and base score, as posted to a worker thread (see GbdtModel.scorer). */
+export interface GbdtScorer {
+  baseScore: number;
+  trees: FlatTrees;
+  featureCount: number;
+}
+
+/**
+ * P(label = 1) of each row of `rows` (F floats a row) into `out`. A row's value depends on that row
+ * alone, so any split of the rows between calls (or threads) gives the same numbers.
+ */
+export function gbdtProbabilities(compiled: CompiledTrees, baseScore: number, rows: Float32Array, F: number, out: Float32Array): void {
+  const n = out.length;
+  // Chunks bound the float64 scratch to a few MB however many rows come in.
+  const CHUNK = 1 << 16;
+  const acc = new Float64Array(Math.min(n, CHUNK));
+  for (let s = 0; s < n; s += CHUNK) {
+    const m = Math.min(CHUNK, n - s);
+    const a = m === acc.length ? acc : acc.subarray(0, m);
+    a.fill(baseScore);
+    accumulateTrees(compiled, rows.subarray(s * F, (s + m) * F), F, a);
+    for (let i = 0; i < m; i++) out[s + i] = sigmoid(a[i]!);
+  }
+}
 
 function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));

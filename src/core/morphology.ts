@@ -37,6 +37,11 @@ export function labelComponents(mask: ArrayLike<number>, dims: Vec3, connectivit
   const labels = new Int32Array(n);
   const queue = new Int32Array(n);
   const offsets = neighbourOffsets(connectivity);
+  const m = offsets.length;
+  const ox = Int32Array.from(offsets, (o) => o[0]);
+  const oy = Int32Array.from(offsets, (o) => o[1]);
+  const oz = Int32Array.from(offsets, (o) => o[2]);
+  const delta = Int32Array.from(offsets, ([dx, dy, dz]) => dx + nx * (dy + ny * dz));
   const sizes = [0];
   let count = 0;
   for (let start = 0; start < n; start++) {
@@ -51,12 +56,19 @@ export function labelComponents(mask: ArrayLike<number>, dims: Vec3, connectivit
       const x = v % nx;
       const y = ((v - x) / nx) % ny;
       const z = (v - x - nx * y) / (nx * ny);
-      for (const [dx, dy, dz] of offsets) {
-        const xx = x + dx;
-        const yy = y + dy;
-        const zz = z + dz;
-        if (xx < 0 || yy < 0 || zz < 0 || xx >= nx || yy >= ny || zz >= nz) continue;
-        const w = xx + nx * (yy + ny * zz);
+      // Away from the faces every neighbour exists: flat offsets, no bounds checks. Membership,
+      // and so the labels, do not depend on the order neighbours are visited in.
+      const inner = x > 0 && y > 0 && z > 0 && x < nx - 1 && y < ny - 1 && z < nz - 1;
+      for (let k = 0; k < m; k++) {
+        let w: number;
+        if (inner) w = v + delta[k]!;
+        else {
+          const xx = x + ox[k]!;
+          const yy = y + oy[k]!;
+          const zz = z + oz[k]!;
+          if (xx < 0 || yy < 0 || zz < 0 || xx >= nx || yy >= ny || zz >= nz) continue;
+          w = xx + nx * (yy + ny * zz);
+        }
         if (mask[w] !== 0 && labels[w] === 0) {
           labels[w] = count;
           queue[tail++] = w;
@@ -285,8 +297,7 @@ export function squaredDistanceMm(
  * (0 on the sites themselves). Returns Infinity everywhere when there are no sites.
  */
 export function distanceToMm(sites: ArrayLike<number>, dims: Vec3, spacingMm: Vec3): Float32Array {
-  const mask = sites instanceof Uint8Array ? sites : Uint8Array.from(sites as ArrayLike<number>, (v) => (v ? 1 : 0));
-  const d2 = squaredDistanceMm(mask, dims, spacingMm);
+  const d2 = squaredDistanceMm(toBinary(sites), dims, spacingMm);
   const out = new Float32Array(d2.length);
   for (let i = 0; i < d2.length; i++) out[i] = d2[i]! >= BIG ? Infinity : Math.sqrt(d2[i]!);
   return out;
@@ -294,10 +305,30 @@ export function distanceToMm(sites: ArrayLike<number>, dims: Vec3, spacingMm: Ve
 
 /** Voxels within `radiusMm` of the mask (a ball-shaped dilation in mm). */
 export function dilateMm(mask: ArrayLike<number>, dims: Vec3, spacingMm: Vec3, radiusMm: number): Uint8Array {
-  const dist = distanceToMm(mask, dims, spacingMm);
-  const out = new Uint8Array(dist.length);
-  for (let i = 0; i < dist.length; i++) out[i] = dist[i]! <= radiusMm ? 1 : 0;
+  const d2 = squaredDistanceWithin(toBinary(mask), dims, spacingMm, false, radiusMm);
+  const out = new Uint8Array(d2.length);
+  for (let i = 0; i < d2.length; i++) out[i] = withinRadius(d2[i]!, radiusMm) ? 1 : 0;
   return out;
+}
+
+function toBinary(mask: ArrayLike<number>): Uint8Array {
+  return mask instanceof Uint8Array ? mask : Uint8Array.from(mask as ArrayLike<number>, (v) => (v ? 1 : 0));
+}
+
+/**
+ * squaredDistanceMm capped just above `radiusMm`, for masks that only compare distances with it:
+ * the envelopes skip what lies beyond, which is most of a box around a small object.
+ */
+function squaredDistanceWithin(sites: Uint8Array, dims: Vec3, spacingMm: Vec3, invert: boolean, radiusMm: number): Float64Array {
+  // float32 rounding of the distance (distanceToMm's values) moves it by a relative 6e-8 at most,
+  // so nothing beyond (1 + 1e-6) · radius can compare as within: the cap changes no result.
+  const cap = Number.isFinite(radiusMm) && radiusMm >= 0 ? (radiusMm * (1 + 1e-6)) ** 2 : Infinity;
+  return squaredDistanceMm(sites, dims, spacingMm, invert, undefined, cap);
+}
+
+/** Whether a squared distance (mm²) is within `radiusMm`, compared as distanceToMm's float32 distance would be. */
+function withinRadius(d2: number, radiusMm: number): boolean {
+  return d2 < BIG && Math.fround(Math.sqrt(d2)) <= radiusMm;
 }
 
 /**
@@ -320,7 +351,12 @@ export function erodeByDepth(mask: ArrayLike<number>, depthMm: Float32Array, rad
 
 /** Voxels of the mask farther than `radiusMm` from any background voxel (ball-shaped erosion in mm). */
 export function erodeMm(mask: ArrayLike<number>, dims: Vec3, spacingMm: Vec3, radiusMm: number): Uint8Array {
-  return erodeByDepth(mask, depthInsideMm(mask, dims, spacingMm), radiusMm);
+  const m = toBinary(mask);
+  // Sites where the mask is 0: a voxel's distance to them is its depth (BIG: no background).
+  const d2 = squaredDistanceWithin(m, dims, spacingMm, true, radiusMm);
+  const out = new Uint8Array(d2.length);
+  for (let i = 0; i < out.length; i++) out[i] = m[i] && !withinRadius(d2[i]!, radiusMm) ? 1 : 0;
+  return out;
 }
 
 export function openMm(mask: ArrayLike<number>, dims: Vec3, spacingMm: Vec3, radiusMm: number): Uint8Array {

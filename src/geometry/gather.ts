@@ -56,6 +56,35 @@ function gather32(src: Uint32Array, out: Uint32Array, zOff: OffsetTable, yOff: O
   }
 }
 
+/** 1 or -1 when the x offsets run in unit steps up or down (whole rows, kept or mirrored), else 0. */
+function rowStep(xOff: OffsetTable): 1 | -1 | 0 {
+  if (xOff.length < 2) return 1;
+  const step = xOff[1]! - xOff[0]!;
+  if (step !== 1 && step !== -1) return 0;
+  for (let x = 1; x < xOff.length; x++) if (xOff[x]! - xOff[x - 1]! !== step) return 0;
+  return step;
+}
+
+/**
+ * The gather when every row is a contiguous run of the source (x offsets x0 + step · x): native
+ * block copies (and a reverse for mirrored rows) instead of one table look-up per element. Reorienting
+ * a 512 × 512 × 134 scan from LPS, the usual case, then takes a fraction of the element loop's time.
+ */
+function gatherRows(src: Bits, out: Bits, zOff: OffsetTable, yOff: OffsetTable, x0: number, ox: number, step: 1 | -1): void {
+  let o = 0;
+  for (let z = 0; z < zOff.length; z++) {
+    for (let y = 0; y < yOff.length; y++) {
+      const start = zOff[z]! + yOff[y]! + x0;
+      if (step === 1) out.set(src.subarray(start, start + ox), o);
+      else {
+        out.set(src.subarray(start - ox + 1, start + 1), o);
+        out.subarray(o, o + ox).reverse();
+      }
+      o += ox;
+    }
+  }
+}
+
 /** A new array of `src`'s type and length zOff.length · yOff.length · xOff.length, filled by the gather above. */
 export function gather<T extends VoxelArray>(src: T, zOff: OffsetTable, yOff: OffsetTable, xOff: OffsetTable): T {
   const n = zOff.length * yOff.length * xOff.length;
@@ -75,7 +104,9 @@ export function gather<T extends VoxelArray>(src: T, zOff: OffsetTable, yOff: Of
       xo[2 * x + 1] = 2 * xOff[x]! + 1;
     }
   }
-  if (s.bits instanceof Uint8Array) gather8(s.bits, d.bits as Uint8Array, zo, yo, xo);
+  const step = rowStep(xo);
+  if (step === 1 || (step === -1 && s.perElement === 1)) gatherRows(s.bits, d.bits, zo, yo, xo[0]!, xo.length, step);
+  else if (s.bits instanceof Uint8Array) gather8(s.bits, d.bits as Uint8Array, zo, yo, xo);
   else if (s.bits instanceof Uint16Array) gather16(s.bits, d.bits as Uint16Array, zo, yo, xo);
   else gather32(s.bits, d.bits as Uint32Array, zo, yo, xo);
   return out;

@@ -78,6 +78,7 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
   const software = { name: 'lungtumor', version: packageVersions().lungtumor };
   const gpu = await openFeatureDevice(opts.device ?? 'auto', opts.log);
   const extractor = new FeatureExtractor({ workers: opts.workers, gpu });
+  extractor.start();
   try {
     for (const scan of scans) {
       const { id, path: file } = scan;

@@ -117,7 +117,7 @@ export async function segmentScan(
   }
 
   t = performance.now();
-  const rowProb = model.voxelClassifier.predictProba(voxelRows);
+  const rowProb = await extractor.predictGbdt(model.voxelClassifier, voxelRows);
   if (voxels.crop && plans.cropSearchMarginMm) {
     const m = plans.cropSearchMarginMm;
     const mm = m.map((v) => v.toFixed(0)).join(' / ');
