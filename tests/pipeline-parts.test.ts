@@ -6,6 +6,11 @@ import { selectFeatureColumns } from '../src/pipeline/voxels.js';
 import { cleanupTumour, cutThinAttachments, partialVolumeFloorHu, NECK_CUT } from '../src/pipeline/cleanup.js';
 import { planFromFingerprint, percentiles, validatePlans, workingSpacingFor } from '../src/pipeline/plans.js';
 import { zeroNearEdges } from '../src/pipeline/predict.js';
+import { featureCacheKey } from '../src/pipeline/feature-cache.js';
+import type { Plans } from '../src/pipeline/plans.js';
+import { copyFileSync, cpSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from './helpers.js';
 import { invertAffine, multiplyAffine } from '../src/geometry/affine.js';
 import type { Mat4, Vec3 } from '../src/core/volume.js';
 import { labelComponents, selectComponents } from '../src/core/morphology.js';
@@ -226,4 +231,32 @@ test('crop margin: rows nearer than the margin to any edge lose their probabilit
   const again = new Float32Array(480).fill(0.5);
   assert.equal(zeroNearEdges(again, voxels, dims, [2, 2, 3], [4, 7, 3]), null);
   assert.ok(again.every((p) => p === 0.5));
+});
+
+test('feature cache key: the scan\'s content and the plans, not its path or file times', (t) => {
+  const dir = tempDir(t);
+  const plans = { workingSpacingMm: [1.75, 1.75, 3], eligibleMinHu: -800 } as unknown as Plans;
+  const a = join(dir, 'a', 'CASE_vol.nii.gz');
+  mkdirSync(join(dir, 'a'));
+  mkdirSync(join(dir, 'b'));
+  writeFileSync(a, Uint8Array.from({ length: 5000 }, (_, i) => (i * 31) & 0xff));
+  const b = join(dir, 'b', 'CASE_vol.nii.gz');
+  copyFileSync(a, b);
+  utimesSync(b, new Date(2001, 1, 1), new Date(2001, 1, 1));
+  const key = featureCacheKey(a, plans);
+  assert.equal(featureCacheKey(b, plans), key, 'a copy elsewhere, with other times, keeps the key');
+  const bytes = Uint8Array.from({ length: 5000 }, (_, i) => (i * 31) & 0xff);
+  bytes[4999] ^= 1;
+  writeFileSync(b, bytes);
+  assert.notEqual(featureCacheKey(b, plans), key, 'one changed byte changes it');
+  assert.notEqual(featureCacheKey(a, { ...plans, eligibleMinHu: -700 } as Plans), key, 'other plans change it');
+  // A DICOM series' folder: its files' names and bytes.
+  mkdirSync(join(dir, 's1'));
+  writeFileSync(join(dir, 's1', 'IM1.dcm'), 'one');
+  writeFileSync(join(dir, 's1', 'IM2.dcm'), 'two');
+  cpSync(join(dir, 's1'), join(dir, 's2'), { recursive: true });
+  assert.equal(featureCacheKey(join(dir, 's2'), plans), featureCacheKey(join(dir, 's1'), plans));
+  writeFileSync(join(dir, 's2', 'IM1.dcm'), 'on');
+  writeFileSync(join(dir, 's2', 'IM2.dcm'), 'etwo');
+  assert.notEqual(featureCacheKey(join(dir, 's2'), plans), featureCacheKey(join(dir, 's1'), plans), 'bytes moved between files');
 });

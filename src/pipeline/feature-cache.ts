@@ -1,11 +1,13 @@
 /**
  * A cache of per-case feature rows, so `lungtumor features` can run once over a cohort and
- * training reuse it. An entry is used only when its key matches: the scan file (path, size, time),
- * the plans that shape the rows (working spacing, eligible HU) and the feature list and version.
+ * training reuse it. An entry is used only when its key matches: the scan's content (SHA-256 of its
+ * bytes), the plans that shape the rows (working spacing, eligible HU) and the feature list and
+ * version. The content, not the path, so a cache stays valid for the same scans under another
+ * folder: a cohort copied or mounted elsewhere, another node of a cluster, a rerun's links.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.js';
 import { FEATURE_NAMES } from '../features/index.js';
 import type { VoxelFeatureTable } from '../candidates/candidates.js';
@@ -14,16 +16,18 @@ import { packageVersions } from './model-folder.js';
 
 const FORMAT = 'lungtumor-feature-cache';
 
-/** Size and modification time of a scan: its file's, or (a DICOM series' folder) those of every file in it. */
-function scanStamp(path: string): { size: number; mtimeMs: number } | { files: [string, number, number][] } {
-  const st = statSync(path);
-  if (!st.isDirectory()) return { size: st.size, mtimeMs: st.mtimeMs };
-  return {
-    files: readdirSync(path).sort().flatMap((name): [string, number, number][] => {
-      const f = statSync(join(path, name));
-      return f.isFile() ? [[name, f.size, f.mtimeMs]] : [];
-    }),
-  };
+/** SHA-256 of a scan's bytes: its file's, or (a DICOM series' folder) those of every file in it, by name. */
+function scanDigest(path: string): string {
+  const hash = createHash('sha256');
+  if (!statSync(path).isDirectory()) return hash.update(readFileSync(path)).digest('hex');
+  for (const name of readdirSync(path).sort()) {
+    const f = join(path, name);
+    if (!statSync(f).isFile()) continue;
+    // The name and length frame each file, so moving bytes between files changes the digest.
+    const bytes = readFileSync(f);
+    hash.update(`${name}\0${bytes.length}\0`).update(bytes);
+  }
+  return hash.digest('hex');
 }
 
 export function featureCacheKey(scanFile: string, plans: Plans): string {
@@ -31,8 +35,7 @@ export function featureCacheKey(scanFile: string, plans: Plans): string {
     .update(JSON.stringify({
       format: FORMAT,
       version: packageVersions().lungtumor,
-      file: resolve(scanFile),
-      ...scanStamp(scanFile),
+      scan: scanDigest(scanFile),
       spacing: plans.workingSpacingMm,
       eligibleMinHu: plans.eligibleMinHu,
       features: FEATURE_NAMES,
