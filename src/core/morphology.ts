@@ -297,7 +297,11 @@ export function squaredDistanceMm(
  * (0 on the sites themselves). Returns Infinity everywhere when there are no sites.
  */
 export function distanceToMm(sites: ArrayLike<number>, dims: Vec3, spacingMm: Vec3): Float32Array {
-  const d2 = squaredDistanceMm(toBinary(sites), dims, spacingMm);
+  return distancesFromSquared(squaredDistanceMm(toBinary(sites), dims, spacingMm));
+}
+
+/** Distances in mm (float32; Infinity where there was no site) from squaredDistanceMm's output. */
+function distancesFromSquared(d2: Float64Array): Float32Array {
   const out = new Float32Array(d2.length);
   for (let i = 0; i < d2.length; i++) out[i] = d2[i]! >= BIG ? Infinity : Math.sqrt(d2[i]!);
   return out;
@@ -336,10 +340,8 @@ function withinRadius(d2: number, radiusMm: number): boolean {
  * depth inside the mask; 0 on the background, Infinity everywhere when there is no background.
  */
 export function depthInsideMm(mask: ArrayLike<number>, dims: Vec3, spacingMm: Vec3): Float32Array {
-  const n = dims[0] * dims[1] * dims[2];
-  const background = new Uint8Array(n);
-  for (let i = 0; i < n; i++) background[i] = mask[i] ? 0 : 1;
-  return distanceToMm(background, dims, spacingMm);
+  // Sites where the mask is 0 (invert), as erodeMm measures them.
+  return distancesFromSquared(squaredDistanceMm(toBinary(mask), dims, spacingMm, true));
 }
 
 /** The mask voxels deeper than `radiusMm` (depthInsideMm), from a depth map already computed. */

@@ -126,8 +126,13 @@ export class FeatureExtractor {
     voxelIndices: Int32Array,
     opts: Pick<Partial<ExtractOptions>, 'slabSlices' | 'names'> = {},
   ): Promise<FeatureRows> {
+    return this.enqueue(() => this.run(ct, dims, spacingMm, context, voxelIndices, opts));
+  }
+
+  /** Runs `work` after the calls already made (one at a time: they share the threads and buffers). */
+  private enqueue<T>(work: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error('FeatureExtractor: used after close()'));
-    const run = this.queue.then(() => this.run(ct, dims, spacingMm, context, voxelIndices, opts));
+    const run = this.queue.then(work);
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -295,10 +300,7 @@ export class FeatureExtractor {
    * 1/threads of its time. Calls are served one at a time, like extract's.
    */
   predictGbdt(model: GbdtModel, rows: Float32Array): Promise<Float32Array> {
-    if (this.closed) return Promise.reject(new Error('FeatureExtractor: used after close()'));
-    const run = this.queue.then(() => this.runGbdt(model, rows));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.enqueue(() => this.runGbdt(model, rows));
   }
 
   private async runGbdt(model: GbdtModel, rows: Float32Array): Promise<Float32Array> {

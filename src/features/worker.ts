@@ -8,7 +8,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import type { Vec3 } from '../core/volume.js';
-import { compileTrees } from '../classifier/trees.js';
+import { compileTrees, type CompiledTrees } from '../classifier/trees.js';
 import { gbdtProbabilities, type GbdtScorer } from '../classifier/gbdt.js';
 import { Float32Scratch } from './filters.js';
 import { computeSlab, type Job, type Region } from './slab.js';
@@ -64,6 +64,8 @@ function serve(): void {
   if (!port) return;
   // Reused across this worker's slabs (see Float32Scratch).
   const scratch = new Float32Scratch();
+  // The trees of the latest scoring call, compiled once for all its ranges.
+  let compiled: { run: number; trees: CompiledTrees } | null = null;
   port.on('message', (msg: WorkerTask) => {
     let reply: WorkerReply;
     try {
@@ -73,7 +75,8 @@ function serve(): void {
         const F = msg.scorer.featureCount;
         const rows = new Float32Array(msg.rows, 4 * (msg.rowsOffset + msg.start * F), (msg.end - msg.start) * F);
         const out = new Float32Array(msg.out, 4 * msg.start, msg.end - msg.start);
-        gbdtProbabilities(compileTrees(msg.scorer.trees), msg.scorer.baseScore, rows, F, out);
+        if (compiled?.run !== msg.run) compiled = { run: msg.run, trees: compileTrees(msg.scorer.trees) };
+        gbdtProbabilities(compiled.trees, msg.scorer.baseScore, rows, F, out);
         timingsMs.gbdt = performance.now() - t0;
       } else {
         const d = msg.data;
