@@ -8,8 +8,9 @@ import { trainCommand } from './commands/train.js';
 import { predictCommand } from './commands/predict.js';
 import { featuresCommand } from './commands/features.js';
 import { reportCommand } from './commands/report.js';
+import { webCommand } from './commands/web.js';
 
-const commands: Command[] = [demoCommand, synthCommand, featuresCommand, trainCommand, predictCommand, evaluateCommand, submitCommand, reportCommand];
+const commands: Command[] = [demoCommand, synthCommand, featuresCommand, trainCommand, predictCommand, evaluateCommand, submitCommand, reportCommand, webCommand];
 
 function topUsage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

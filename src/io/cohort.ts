@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, basename } from 'node:path';
 import { InputError } from '../core/errors.js';
+import { caseIdOfName } from './case-id.js';
 import { scanDicomFolder } from './dicom.js';
 import { pickRoi, readRtStruct } from './rtstruct.js';
 
@@ -22,9 +23,7 @@ export interface CaseFiles {
 
 /** The case id of a file: its name up to the first '_' (as the challenge kit does). */
 export function caseIdOf(path: string): string {
-  const name = basename(path);
-  const cut = name.indexOf('_');
-  return cut >= 0 ? name.slice(0, cut) : name.replace(/\.nii(\.gz)?$/, '');
+  return caseIdOfName(basename(path));
 }
 
 function isNiftiName(name: string): boolean {

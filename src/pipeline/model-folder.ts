@@ -8,6 +8,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/atomic.js';
+import { readText, type FolderReader } from '../core/folder.js';
+import { diskFolder } from '../io/folder.js';
 
 export const MODEL_FORMAT = 'lungtumor-model';
 export const MODEL_VERSION = 1;
@@ -81,10 +83,21 @@ export function readJson(path: string): unknown {
   } catch (err) {
     throw new InputError(path, `cannot read model file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
+  return parseModelJson(path, text);
+}
+
+/** A JSON file of a model folder, wherever the folder is (disk, or memory in the web page). */
+export function readModelJson(folder: FolderReader, name: string): unknown {
+  const where = folder.where(name);
+  if (folder.size(name) === null) throw new InputError(where, 'cannot read model file (no such file)');
+  return parseModelJson(where, readText(folder, name));
+}
+
+function parseModelJson(where: string, text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw new InputError(path, 'model file is not valid JSON (truncated or corrupt)');
+    throw new InputError(where, 'model file is not valid JSON (truncated or corrupt)');
   }
 }
 
@@ -99,8 +112,12 @@ function validCaseWeights(w: unknown): boolean {
 
 export function readManifest(modelDir: string): ModelManifest {
   if (!existsSync(modelDir)) throw new InputError(modelDir, 'model folder not found');
-  const path = join(modelDir, MODEL_FILES.manifest);
-  const m = readJson(path) as ModelManifest;
+  return readManifestFrom(diskFolder(modelDir));
+}
+
+export function readManifestFrom(folder: FolderReader): ModelManifest {
+  const path = folder.where(MODEL_FILES.manifest);
+  const m = readModelJson(folder, MODEL_FILES.manifest) as ModelManifest;
   if (
     !m || m.format !== MODEL_FORMAT || m.version !== MODEL_VERSION || typeof m.seed !== 'number' ||
     !Array.isArray(m.caseOrder) || typeof m.hasRefiner !== 'boolean' ||

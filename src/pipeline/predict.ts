@@ -1,7 +1,6 @@
 /**
  * Inference: one primary-tumour mask per scan, on the scan's own grid, using only the model folder.
  */
-import { join } from 'node:path';
 import { InputError } from '../core/errors.js';
 import { loadGbdt, type GbdtModel } from '../classifier/gbdt.js';
 import { loadForest, type ForestModel } from '../classifier/forest.js';
@@ -9,7 +8,10 @@ import { findCandidates, cropCentrality, CANDIDATE_FEATURES, type Candidate } fr
 import type { Vec3, Volume } from '../core/volume.js';
 import { applyAffine, invertAffine, multiplyAffine } from '../geometry/affine.js';
 import { median, validatePlans, type Plans } from './plans.js';
-import { MODEL_FILES, readJson, readManifest, type ModelManifest } from './model-folder.js';
+import { MODEL_FILES, readManifest, readManifestFrom, readModelJson, type ModelManifest } from './model-folder.js';
+import type { FolderReader } from '../core/folder.js';
+import { diskFolder } from '../io/folder.js';
+import type { BackendChoice } from '../refine/backend.js';
 import { nativeBoxMaskToOriginal, nativeGrid, toWorkingScan, type WorkingScan } from './scan.js';
 import { computeScanVoxels, selectFeatureColumns } from './voxels.js';
 import type { FeatureExtractor } from '../features/index.js';
@@ -20,7 +22,8 @@ import { boxDims, crop, type Box } from '../features/masks.js';
 import { buildRefinerInput, loadRefinerStage, type RefinerStage } from './refiner-stage.js';
 
 export interface LoadedModel {
-  dir: string;
+  /** The model folder's files (on disk, or in memory in the web page). */
+  folder: FolderReader;
   manifest: ModelManifest;
   plans: Plans;
   voxelClassifier: GbdtModel;
@@ -29,8 +32,17 @@ export interface LoadedModel {
 }
 
 export async function loadModel(dir: string, log: (line: string) => void = () => {}): Promise<LoadedModel> {
-  const manifest = readManifest(dir);
-  const file = (name: string): string => join(dir, name);
+  readManifest(dir); // a missing folder is named as such
+  return loadModelFrom(diskFolder(dir), log);
+}
+
+/**
+ * A model from its folder's files wherever they are (a folder on disk, or memory in the web page).
+ * `backend`: the refiner's tfjs backend (default auto).
+ */
+export async function loadModelFrom(folder: FolderReader, log: (line: string) => void = () => {}, backend?: BackendChoice): Promise<LoadedModel> {
+  const manifest = readManifestFrom(folder);
+  const file = (name: string): string => folder.where(name);
   const wrap = <T>(path: string, load: () => T): T => {
     try {
       return load();
@@ -39,14 +51,14 @@ export async function loadModel(dir: string, log: (line: string) => void = () =>
       throw new InputError(path, (err as Error).message);
     }
   };
-  const plans = wrap(file(MODEL_FILES.plans), () => validatePlans(readJson(file(MODEL_FILES.plans)), file(MODEL_FILES.plans)));
-  const voxelClassifier = wrap(file(MODEL_FILES.voxelClassifier), () => loadGbdt(readJson(file(MODEL_FILES.voxelClassifier))));
-  const candidateClassifier = wrap(file(MODEL_FILES.candidateClassifier), () => loadForest(readJson(file(MODEL_FILES.candidateClassifier))));
+  const plans = wrap(file(MODEL_FILES.plans), () => validatePlans(readModelJson(folder, MODEL_FILES.plans), file(MODEL_FILES.plans)));
+  const voxelClassifier = wrap(file(MODEL_FILES.voxelClassifier), () => loadGbdt(readModelJson(folder, MODEL_FILES.voxelClassifier)));
+  const candidateClassifier = wrap(file(MODEL_FILES.candidateClassifier), () => loadForest(readModelJson(folder, MODEL_FILES.candidateClassifier)));
   if (candidateClassifier.featureNames.join() !== CANDIDATE_FEATURES.join()) {
     throw new InputError(file(MODEL_FILES.candidateClassifier), 'candidate features differ from this version of lungtumor');
   }
-  const refiner = manifest.hasRefiner ? await loadRefinerStage(dir, log) : null;
-  return { dir, manifest, plans, voxelClassifier, candidateClassifier, refiner };
+  const refiner = manifest.hasRefiner ? await loadRefinerStage(folder, log, backend) : null;
+  return { folder, manifest, plans, voxelClassifier, candidateClassifier, refiner };
 }
 
 export interface ScanResult {
@@ -91,29 +103,38 @@ export interface ScanStages {
 
 const since = (t: number): number => Math.round(performance.now() - t) / 1000;
 
+/** segmentScan's stages in order (`onStage` reports each as it ends; the lungs and features end together). */
+export const PREDICT_STAGES = ['resample', 'lungs', 'features', 'voxelClassifier', 'candidates', 'refiner', 'cleanup'] as const;
+export type PredictStage = (typeof PREDICT_STAGES)[number];
+
 export async function segmentScan(
   model: LoadedModel,
   ct: Volume,
   extractor: FeatureExtractor,
   inspect?: (stages: ScanStages) => void,
+  onStage?: (stage: PredictStage, seconds: number) => void,
 ): Promise<ScanResult> {
   const seconds: Record<string, number> = {};
+  const stageDone = (stage: PredictStage, s: number): void => {
+    seconds[stage] = s;
+    onStage?.(stage, s);
+  };
   const warnings: string[] = [];
   let t = performance.now();
   const { plans } = model;
   const scan = toWorkingScan(ct, plans.workingSpacingMm);
-  seconds.resample = since(t);
+  stageDone('resample', since(t));
 
   const voxels = await computeScanVoxels(scan, plans, extractor);
-  seconds.lungs = Math.round(voxels.seconds.lungs * 1000) / 1000;
-  seconds.features = Math.round(voxels.seconds.features * 1000) / 1000;
+  stageDone('lungs', Math.round(voxels.seconds.lungs * 1000) / 1000);
+  stageDone('features', Math.round(voxels.seconds.features * 1000) / 1000);
   warnings.push(...voxels.warnings);
   if (!voxels.lungsFound) warnings.push('no lungs found: the whole scan was searched (a crop around the tumour?)');
   let voxelRows: Float32Array;
   try {
     voxelRows = selectFeatureColumns(voxels.table, model.voxelClassifier.featureNames);
   } catch (err) {
-    throw new InputError(join(model.dir, MODEL_FILES.voxelClassifier), (err as Error).message);
+    throw new InputError(model.folder.where(MODEL_FILES.voxelClassifier), (err as Error).message);
   }
 
   t = performance.now();
@@ -129,7 +150,7 @@ export async function segmentScan(
   }
   const prob = new Float32Array(scan.hu.length);
   voxels.table.voxels.forEach((v, r) => { prob[v] = rowProb[r]!; });
-  seconds.voxelClassifier = since(t);
+  stageDone('voxelClassifier', since(t));
 
   t = performance.now();
   let cands: Candidate[] = [];
@@ -158,7 +179,7 @@ export async function segmentScan(
   };
   if (cands.length === 0) {
     warnings.push('no tumour candidate found: the mask is empty');
-    seconds.candidates = since(t);
+    stageDone('candidates', since(t));
     return result;
   }
   const rows = Float32Array.from(cands.flatMap((c) => c.features));
@@ -170,7 +191,7 @@ export async function segmentScan(
   const chosen = cands[order[0]!]!;
   result.chosenProbability = candProb[order[0]!]!;
   result.runnerUpProbability = order.length > 1 ? candProb[order[1]!]! : null;
-  seconds.candidates = since(t);
+  stageDone('candidates', since(t));
 
   t = performance.now();
   const roi = roiAroundBox(scan.grid, chosen.min, chosen.max, plans.roi.n, plans.roi.context, plans.roi.minSizeMm);
@@ -178,7 +199,7 @@ export async function segmentScan(
   const refined = model.refiner
     ? await model.refiner.predict(buildRefinerInput(sampleIntoRoi(scan.native.data, native, roi), probRoi, plans.ctWindowHu))
     : probRoi;
-  seconds.refiner = since(t);
+  stageDone('refiner', since(t));
 
   t = performance.now();
   // The refiner redraws the candidate's outline; it may move it by a margin, not grow a new
@@ -198,7 +219,7 @@ export async function segmentScan(
   const cleaned = cleanupTumour(boxProb, anchor, boxDims(box), scan.native.spacing, spurRadiusFor(scan.native.spacing), aerated, NECK_CUT);
   warnings.push(...cleaned.steps);
   result.mask = nativeBoxMaskToOriginal(cleaned.mask, box, scan);
-  seconds.cleanup = since(t);
+  stageDone('cleanup', since(t));
   inspect?.({
     scan, eligible: voxels.table.voxels, prob, candidates: cands, candidateScores: score, chosen: order[0]!,
     box, boxProb, anchor, reach, boxHu, aeratedMinHu: minHu, final: cleaned.mask,

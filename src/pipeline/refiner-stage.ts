@@ -4,6 +4,8 @@
  */
 import { loadRefiner, REFINER_PRESETS, saveRefiner, trainRefiner, type NetRefiner, type RefinerSample } from '../refine/index.js';
 import type { TrainConfig } from './config.js';
+import type { FolderReader } from '../core/folder.js';
+import type { BackendChoice } from '../refine/backend.js';
 
 export interface RefinerStage {
   /** What runs inference, e.g. "wasm (tfjs 4.22.0)". */
@@ -52,6 +54,6 @@ export async function saveRefinerStage(s: RefinerStage, dir: string): Promise<vo
   await saveRefiner(s.net, dir);
 }
 
-export async function loadRefinerStage(dir: string, log: (line: string) => void): Promise<RefinerStage> {
-  return stage(await loadRefiner(dir, { log }));
+export async function loadRefinerStage(folder: FolderReader, log: (line: string) => void, backend?: BackendChoice): Promise<RefinerStage> {
+  return stage(await loadRefiner(folder, { log, ...(backend ? { backend } : {}) }));
 }

@@ -158,7 +158,8 @@ async function prepareWebGpu(auto: boolean): Promise<string> {
 async function tryCandidate(tf: TfModule, c: Candidate, auto: boolean): Promise<string | null> {
   let device: string | null = null;
   if (c.id === 'webgpu') device = await prepareWebGpu(auto);
-  if (c.pkg !== null) {
+  // A bundle (the web page's worker) imports its backend package itself and registers it first.
+  if (c.pkg !== null && tf.findBackendFactory(c.tfName) === null) {
     let mod: unknown;
     try {
       mod = await importOptional(c.pkg);

@@ -14,12 +14,10 @@
  * fromConfig() - no eval or Function - but it accepts any class anyone registered, and our fast
  * conv3d is not a tfjs layer, so lungtumor never hands a file's topology to tfjs.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { endianness } from 'node:os';
-import { join } from 'node:path';
 import type { io } from '@tensorflow/tfjs-core';
 import { writeFileAtomic } from '../core/atomic.js';
+import type { FolderReader } from '../core/folder.js';
+import { diskFolder } from '../io/folder.js';
 import { InputError } from '../core/errors.js';
 import type { NetTopology } from './arch.js';
 import { downsampleDepth, paramCount, paramSpecs, shapeSize, validateTopology } from './arch.js';
@@ -38,11 +36,13 @@ const MAX_WEIGHT_BYTES = 64 << 20;
 
 function assertLittleEndian(): void {
   // Weights are copied between Float32Array and the file byte for byte.
-  if (endianness() !== 'LE') throw new Error('refiner files need a little-endian machine');
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('refiner files need a little-endian machine');
 }
 
-function sha256(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+/** WebCrypto's SHA-256 (Node's global crypto and the browser's alike), as hex. */
+async function sha256(data: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', data as Uint8Array<ArrayBuffer>));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 function asBytes(w: io.WeightData): Uint8Array {
@@ -66,12 +66,14 @@ function isRecord(v: unknown): v is Record<string, unknown> {
  * (with their checksum); load() checks the JSON's structure, the manifest against the .bin's length
  * and checksum, and returns the artifacts. Meaning (topology, metadata) is checked by loadRefiner.
  */
-export function refinerIOHandler(dir: string): Required<Pick<io.IOHandler, 'save' | 'load'>> {
-  const jsonPath = join(dir, REFINER_JSON);
-  const binPath = join(dir, REFINER_WEIGHTS);
+export function refinerIOHandler(dir: string | FolderReader): Required<Pick<io.IOHandler, 'save' | 'load'>> {
+  const folder = typeof dir === 'string' ? diskFolder(dir) : dir;
+  const jsonPath = folder.where(REFINER_JSON);
+  const binPath = folder.where(REFINER_WEIGHTS);
   return {
     async save(artifacts: io.ModelArtifacts): Promise<io.SaveResult> {
       assertLittleEndian();
+      if (typeof dir !== 'string') throw new Error('refiner save: needs a folder on disk');
       if (!isRecord(artifacts.modelTopology)) throw new Error('refiner save: modelTopology must be a JSON object');
       if (artifacts.weightSpecs === undefined || artifacts.weightData === undefined) throw new Error('refiner save: no weights');
       const bytes = asBytes(artifacts.weightData);
@@ -81,7 +83,7 @@ export function refinerIOHandler(dir: string): Required<Pick<io.IOHandler, 'save
         convertedBy: null,
         modelTopology: artifacts.modelTopology,
         weightsManifest: [{ paths: [REFINER_WEIGHTS], weights: artifacts.weightSpecs }],
-        userDefinedMetadata: { ...(artifacts.userDefinedMetadata ?? {}), weightsSha256: sha256(bytes) },
+        userDefinedMetadata: { ...(artifacts.userDefinedMetadata ?? {}), weightsSha256: await sha256(bytes) },
       };
       const text = `${JSON.stringify(json, null, 1)}\n`;
       writeFileAtomic(binPath, bytes);
@@ -102,11 +104,12 @@ export function refinerIOHandler(dir: string): Required<Pick<io.IOHandler, 'save
       const bad = (file: string, problem: string): never => {
         throw new InputError(file, problem);
       };
-      if (!existsSync(jsonPath)) bad(jsonPath, 'no such file (not a refiner folder?)');
-      if (statSync(jsonPath).size > MAX_JSON_BYTES) bad(jsonPath, `larger than ${MAX_JSON_BYTES} bytes; not a refiner file`);
+      const jsonSize = folder.size(REFINER_JSON);
+      if (jsonSize === null) return bad(jsonPath, 'no such file (not a refiner folder?)');
+      if (jsonSize > MAX_JSON_BYTES) bad(jsonPath, `larger than ${MAX_JSON_BYTES} bytes; not a refiner file`);
       let parsed: unknown;
       try {
-        parsed = JSON.parse(readFileSync(jsonPath, 'utf8'));
+        parsed = JSON.parse(new TextDecoder().decode(folder.read(REFINER_JSON)));
       } catch (err) {
         return bad(jsonPath, `not valid JSON (${err instanceof Error ? err.message : String(err)}); truncated?`);
       }
@@ -137,15 +140,15 @@ export function refinerIOHandler(dir: string): Required<Pick<io.IOHandler, 'save
       });
       const need = specs.reduce((n, s) => n + shapeSize(s.shape) * 4, 0);
       if (need > MAX_WEIGHT_BYTES) bad(jsonPath, `weights would need ${need} bytes; not a refiner`);
-      if (!existsSync(binPath)) bad(binPath, 'no such file');
-      const size = statSync(binPath).size;
+      const size = folder.size(REFINER_WEIGHTS);
+      if (size === null) return bad(binPath, 'no such file');
       if (size !== need) {
         bad(binPath, `${size} bytes, but ${REFINER_JSON}'s weightsManifest needs ${need}${size < need ? ' (truncated?)' : ''}`);
       }
-      const bytes = new Uint8Array(readFileSync(binPath));
+      const bytes = new Uint8Array(folder.read(REFINER_WEIGHTS));
       const meta = parsed['userDefinedMetadata'];
       if (!isRecord(meta) || typeof meta['weightsSha256'] !== 'string') return bad(jsonPath, 'userDefinedMetadata.weightsSha256 is missing');
-      if (meta['weightsSha256'] !== sha256(bytes)) bad(binPath, `checksum does not match ${REFINER_JSON} (corrupt, or from another save)`);
+      if (meta['weightsSha256'] !== (await sha256(bytes))) bad(binPath, `checksum does not match ${REFINER_JSON} (corrupt, or from another save)`);
       const weightData = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
       const artifacts: io.ModelArtifacts = {
         modelTopology: parsed['modelTopology'] as {},
@@ -224,9 +227,11 @@ function validateMeta(raw: unknown, topo: NetTopology, file: string): RefinerMet
  * either file is missing, malformed, truncated, inconsistent with the other, or uses an op outside
  * the allow-list. Inference runs on `backend` (default 'auto'), which is logged.
  */
-export async function loadRefiner(dir: string, opts: { backend?: BackendChoice; log?: Log } = {}): Promise<NetRefiner> {
-  const jsonPath = join(dir, REFINER_JSON);
-  const art = await refinerIOHandler(dir).load();
+/** A refiner from a folder on disk, or from a model's files in memory (the web page). */
+export async function loadRefiner(dir: string | FolderReader, opts: { backend?: BackendChoice; log?: Log } = {}): Promise<NetRefiner> {
+  const folder = typeof dir === 'string' ? diskFolder(dir) : dir;
+  const jsonPath = folder.where(REFINER_JSON);
+  const art = await refinerIOHandler(folder).load();
   let topo: NetTopology;
   try {
     topo = validateTopology(art.modelTopology, 'modelTopology');
@@ -248,10 +253,10 @@ export async function loadRefiner(dir: string, opts: { backend?: BackendChoice; 
     const n = shapeSize(e.shape);
     const a = new Float32Array(bytes.slice(off, off + 4 * n));
     off += 4 * n;
-    if (!a.every(Number.isFinite)) throw new InputError(join(dir, REFINER_WEIGHTS), `weight ${e.name} has non-finite values`);
+    if (!a.every(Number.isFinite)) throw new InputError(folder.where(REFINER_WEIGHTS), `weight ${e.name} has non-finite values`);
     params.set(e.name, a);
   });
   const rt = await openTf(opts.backend ?? 'auto', opts.log);
-  opts.log?.(`refiner: loaded ${dir} (${meta.size}³ cubes, ${meta.paramCount} parameters, trained on ${meta.trainBackend}); inference on ${rt.label}`);
+  opts.log?.(`refiner: loaded ${folder.where(REFINER_JSON)} (${meta.size}³ cubes, ${meta.paramCount} parameters, trained on ${meta.trainBackend}); inference on ${rt.label}`);
   return new NetRefiner(rt, topo, params, meta);
 }
