@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, truncateSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { repoRoot, runCli, tempDir } from './helpers.js';
+import { dicomDataDir, repoRoot, runCli, tempDir } from './helpers.js';
 import { writeDicomSeries, type SeriesOptions } from './dicom-writer.js';
 import { findDicomSeries, readDicomSeries } from '../src/io/dicom.js';
 import { listScanInputs } from '../src/io/scans.js';
@@ -18,10 +18,7 @@ import { generateCase, writeCohort } from '../src/synth/index.js';
 import { InputError } from '../src/core/errors.js';
 import type { Volume } from '../src/core/volume.js';
 
-const dicomDir = ((): string | null => {
-  const dir = resolve(repoRoot, '..', 'shared', 'data', 'dicom');
-  return existsSync(join(dir, 'LUNG1-001', 'ct')) ? dir : null;
-})();
+const dicomDir = dicomDataDir();
 const realDir = resolve(repoRoot, '..', 'shared', 'data', 'real', 'train', 'volume');
 
 function maxAffineDiff(a: Volume, b: Volume): number {

@@ -23,6 +23,12 @@ export function realDataDir(): string | null {
   return existsSync(join(dir, 'train', 'volume')) ? dir : null;
 }
 
+/** `../shared/data/dicom` (DICOM originals of some real scans) beside the checkout, or null when absent. */
+export function dicomDataDir(): string | null {
+  const dir = resolve(repoRoot, '..', 'shared', 'data', 'dicom');
+  return existsSync(join(dir, 'LUNG1-001', 'ct')) ? dir : null;
+}
+
 export function tempDir(t?: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'lungtumor-test-'));
   t?.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import pako from 'pako';
 import puppeteer from 'puppeteer-core';
-import { realDataDir, runCli, tempDir } from './helpers.js';
+import { dicomDataDir, realDataDir, runCli, tempDir } from './helpers.js';
 import { writeCohort } from '../src/synth/index.js';
 import { encodeNiftiMask, readNifti, writeNiftiMask } from '../src/io/nifti.js';
 import { readMaskFor } from '../src/io/masks.js';
@@ -106,16 +106,15 @@ test('lungtumor web: chromium segments scans from file:// with predict\'s exact 
   assert.deepEqual(readdirSync(site).sort(), ['app.js', 'index.html', 'model', 'model.js']);
   assert.deepEqual(readdirSync(join(site, 'model')).sort(), readdirSync(model).sort());
 
-  const scans = [join(data, 'train', 'volume', readdirSync(join(data, 'train', 'volume')).sort()[0]!)];
+  // What to give the page: a NIfTI file (input#file) or a DICOM series' folder (input#folder).
+  const scans: { path: string; input: 'file' | 'folder' }[] = [{ path: join(data, 'train', 'volume', readdirSync(join(data, 'train', 'volume')).sort()[0]!), input: 'file' }];
   const real = realDataDir();
-  if (real) scans.push(join(real, 'train', 'volume', 'RADPHANTOM-2_vol.nii.gz'));
-  const pred = join(dir, 'pred');
-  for (const s of scans) assert.equal(runCli(['predict', '--model', model, '--input', s, '--out', pred, '--quiet']).status, 0);
+  if (real) scans.push({ path: join(real, 'train', 'volume', 'RADPHANTOM-2_vol.nii.gz'), input: 'file' });
+  const dicom = dicomDataDir();
+  if (dicom) scans.push({ path: join(dicom, 'RADPHANTOM-2'), input: 'folder' });
   const bad = join(dir, 'NOTACT_vol.nii');
   writeFileSync(bad, 'this is not a NIfTI file');
 
-  const downloads = join(dir, 'downloads');
-  mkdirSync(downloads);
   const browser = await puppeteer.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'], userDataDir: join(dir, 'profile') });
   t.after(() => browser.close());
   const page = await browser.newPage();
@@ -125,20 +124,23 @@ test('lungtumor web: chromium segments scans from file:// with predict\'s exact 
   page.on('pageerror', (e) => problems.push(`page error: ${e instanceof Error ? e.message : String(e)}`));
   page.on('request', (r) => requests.push(r.url()));
   const cdp = await page.createCDPSession();
-  await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
   await page.goto(`file://${join(site, 'index.html')}`);
   const state = (): Promise<string> => page.evaluate(() => document.body.dataset['state'] ?? '');
   await page.waitForFunction(() => document.body.dataset['state'] === 'ready', { timeout: 60_000 });
 
-  for (const scan of scans) {
-    const input = await page.$('input#file');
-    await input!.uploadFile(scan);
+  for (const [k, scan] of scans.entries()) {
+    const pred = join(dir, `pred-${k}`);
+    assert.equal(runCli(['predict', '--model', model, '--input', scan.path, '--out', pred, '--quiet']).status, 0);
+    const name = readdirSync(pred).find((n) => n.endsWith('_seg.nii.gz'))!;
+    const downloads = join(dir, `downloads-${k}`);
+    mkdirSync(downloads);
+    await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
+    await (await page.$(`input#${scan.input}`))!.uploadFile(scan.path);
     await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset['state'] ?? ''), { timeout: 120_000 });
     assert.equal(await state(), 'done', await page.$eval('#error', (e) => e.textContent ?? ''));
-    const id = readdirSync(pred).find((n) => scan.includes(n.replace('_seg.nii.gz', '')) && n.endsWith('_seg.nii.gz'))!;
     await page.click('#download');
-    const got = await downloaded(downloads, id);
-    assert.deepEqual(got, readFileSync(join(pred, id)), `${id}: the page's download equals predict's file`);
+    const got = await downloaded(downloads, name);
+    assert.deepEqual(got, readFileSync(join(pred, name)), `${scan.path}: the page's download equals predict's ${name}`);
     // Every stage reported; the overlay drawn where the mask is, on a picture that is not blank.
     assert.equal(await page.$$eval('#stages li', (l) => l.length), 9);
     const maskVoxels = gunzipSync(got).subarray(352).reduce((a, v) => a + v, 0);
@@ -154,9 +156,9 @@ test('lungtumor web: chromium segments scans from file:// with predict\'s exact 
     }));
     assert.deepEqual(views.map((v) => v.id), ['view-axial', 'view-coronal', 'view-sagittal']);
     for (const v of views) {
-      assert.ok(v.greys > 20, `${id} ${v.id}: ${v.greys} grey levels (blank picture?)`);
-      assert.equal(v.red, v.declared, `${id} ${v.id}: outline pixels drawn`);
-      if (maskVoxels > 0) assert.ok(v.red > 0, `${id} ${v.id}: no outline for a mask of ${maskVoxels} voxels`);
+      assert.ok(v.greys > 20, `${name} ${v.id}: ${v.greys} grey levels (blank picture?)`);
+      assert.equal(v.red, v.declared, `${name} ${v.id}: outline pixels drawn`);
+      if (maskVoxels > 0) assert.ok(v.red > 0, `${name} ${v.id}: no outline for a mask of ${maskVoxels} voxels`);
     }
     const summary = await page.$eval('#summary', (e) => e.textContent ?? '');
     assert.match(summary, /mL, RECIST [\d.]+ mm/);

@@ -39,7 +39,7 @@ export function isDicomFile(path: string): boolean {
   try {
     fd = openSync(path, 'r');
     const head = Buffer.alloc(132);
-    return readSync(fd, head, 0, 132, 0) === 132 && head.toString('latin1', 128, 132) === 'DICM';
+    return readSync(fd, head, 0, 132, 0) === 132 && hasDicomPreamble(head);
   } catch {
     return false;
   } finally {
@@ -110,18 +110,46 @@ export function findDicomSeries(root: string): DicomSeries[] {
 
 /** The CT series (as findDicomSeries) and the RTSTRUCT files below a folder. */
 export function scanDicomFolder(root: string): { series: DicomSeries[]; rtstructs: string[] } {
-  const byUid = new Map<string, { files: string[]; top: string; seriesNumber: string }>();
-  const rtstructs: string[] = [];
+  const heads: DicomFileHead[] = [];
   for (const path of walk(root, 4)) {
     if (!isDicomFile(path)) continue;
-    const ds = parse(path, readBytes(path), true);
+    heads.push({ path, rel: relative(root, path).split(sep), ds: parse(path, readBytes(path), true) });
+  }
+  return groupDicomFiles(basename(resolve(root)), heads);
+}
+
+/** A DICOM file's header (parsed up to its pixels), its path, and that path's parts below the folder searched. */
+export interface DicomFileHead {
+  path: string;
+  rel: string[];
+  ds: DataSet;
+}
+
+/** Whether bytes start as a DICOM Part 10 file: a 128-byte preamble, then 'DICM'. */
+export function hasDicomPreamble(bytes: Uint8Array): boolean {
+  return bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
+}
+
+/** The last part of a path ('/' or '\\' separated). */
+function fileName(path: string): string {
+  return path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
+}
+
+/**
+ * The CT series and RTSTRUCT files among DICOM files found below a folder named `rootName`, files
+ * in walk order (see findDicomSeries for the ids). Pure: the CLI walks a folder on disk, the web
+ * page a folder the user picked or dropped.
+ */
+export function groupDicomFiles(rootName: string, heads: readonly DicomFileHead[]): { series: DicomSeries[]; rtstructs: string[] } {
+  const byUid = new Map<string, { files: string[]; top: string; seriesNumber: string }>();
+  const rtstructs: string[] = [];
+  for (const { path, rel, ds } of heads) {
     const modality = (ds.string('x00080060') ?? '').trim().toUpperCase();
     if (modality === 'RTSTRUCT') rtstructs.push(path);
     if (modality !== 'CT') continue;
     const uid = ds.string('x0020000e');
     if (!uid) throw new InputError(path, 'a CT image without a SeriesInstanceUID (0020,000E)');
-    const rel = relative(root, path).split(sep);
-    const top = rel.length > 1 ? rel[0]! : basename(root);
+    const top = rel.length > 1 ? rel[0]! : rootName;
     const entry = byUid.get(uid) ?? { files: [], top, seriesNumber: (ds.string('x00200011') ?? '').trim() };
     entry.files.push(path);
     byUid.set(uid, entry);
@@ -130,8 +158,9 @@ export function scanDicomFolder(root: string): { series: DicomSeries[]; rtstruct
   for (const e of byUid.values()) perTop.set(e.top, (perTop.get(e.top) ?? 0) + 1);
   const series = [...byUid.entries()].map(([seriesUid, e], k) => {
     const tag = e.seriesNumber !== '' ? e.seriesNumber : String(k + 1);
-    const id = byUid.size === 1 ? basename(resolve(root)) : perTop.get(e.top)! > 1 ? `${e.top}-S${tag}` : e.top;
-    return { id, folder: join(e.files[0]!, '..'), seriesUid, files: e.files };
+    const id = byUid.size === 1 ? rootName : perTop.get(e.top)! > 1 ? `${e.top}-S${tag}` : e.top;
+    const first = e.files[0]!;
+    return { id, folder: first.slice(0, first.length - fileName(first).length - 1), seriesUid, files: e.files };
   });
   const ids = new Set<string>();
   for (const s of series) {
@@ -204,17 +233,20 @@ export function readDicomSeries(series: DicomSeries): Volume {
   return readDicomSeriesWithSource(series).volume;
 }
 
-/** readDicomSeries, with what derived DICOM objects need of the series (see DicomSource). */
-export function readDicomSeriesWithSource(series: DicomSeries): { volume: Volume; source: DicomSource } {
+/**
+ * readDicomSeries, with what derived DICOM objects need of the series (see DicomSource).
+ * `readFile` gives a file's bytes by its path (the web page reads them from memory).
+ */
+export function readDicomSeriesWithSource(series: DicomSeries, readFile: (path: string) => Uint8Array = readBytes): { volume: Volume; source: DicomSource } {
   const where = series.folder;
   if (series.files.length < 2) throw new InputError(where, `CT series ${series.seriesUid} has ${series.files.length} slice: a 3D scan needs at least 2`);
-  const first = parse(series.files[0]!, readBytes(series.files[0]!), false);
+  const first = parse(series.files[0]!, readFile(series.files[0]!), false);
   const iop = numbers(first, 'x00200037', 6, series.files[0]!, 'ImageOrientationPatient');
   const rowDir: Vec3 = [iop[0]!, iop[1]!, iop[2]!];
   const colDir: Vec3 = [iop[3]!, iop[4]!, iop[5]!];
   const normal = cross(rowDir, colDir);
   const slices: Slice[] = series.files.map((path, k) => {
-    const ds = k === 0 ? first : parse(path, readBytes(path), false);
+    const ds = k === 0 ? first : parse(path, readFile(path), false);
     const o = numbers(ds, 'x00200037', 6, path, 'ImageOrientationPatient');
     if (o.some((v, i) => Math.abs(v - iop[i]!) > ORIENTATION_TOLERANCE)) {
       throw new InputError(path, `orientation ${o.join('\\')} differs from ${series.files[0]}'s ${iop.join('\\')}: two orientations in one series`);
@@ -231,7 +263,7 @@ export function readDicomSeriesWithSource(series: DicomSeries): { volume: Volume
     if (gaps[k]! < 1e-3) throw new InputError(b.path, `the same slice position as ${a.path} (${a.along.toFixed(3)} mm along the normal)`);
     if (Math.abs(gaps[k]! - step) > SPACING_TOLERANCE * step) {
       const missing = Math.round(gaps[k]! / step) - 1;
-      throw new InputError(where, `${gaps[k]!.toFixed(3)} mm between ${basename(a.path)} and ${basename(b.path)} where the other slices are ${step.toFixed(3)} mm apart${missing > 0 ? ` (${missing} slice${missing > 1 ? 's' : ''} missing?)` : ''}`);
+      throw new InputError(where, `${gaps[k]!.toFixed(3)} mm between ${fileName(a.path)} and ${fileName(b.path)} where the other slices are ${step.toFixed(3)} mm apart${missing > 0 ? ` (${missing} slice${missing > 1 ? 's' : ''} missing?)` : ''}`);
     }
   }
   // Positions must run along the normal: a sideways drift per slice is gantry tilt (or a sheared stack).

@@ -10,7 +10,17 @@ export type ToWorker =
   /** The model folder's files, by name (model.json, plans.json, …). */
   | { kind: 'load'; files: Record<string, Uint8Array> }
   /** A scan as the user gave it (.nii or .nii.gz bytes) and its file name. */
-  | { kind: 'segment'; name: string; bytes: Uint8Array };
+  | { kind: 'segment'; name: string; bytes: Uint8Array }
+  /**
+   * A folder holding one DICOM CT series (uncompressed), as `predict --input FOLDER` takes it:
+   * every file with its path from the folder's name down ('LUNG1-001/ct/1-001.dcm').
+   */
+  | { kind: 'segment-dicom'; root: string; files: DroppedFile[] };
+
+export interface DroppedFile {
+  path: string;
+  bytes: Uint8Array;
+}
 
 export interface SegmentResult {
   id: string;

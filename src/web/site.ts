@@ -39,10 +39,11 @@ body { font: 15px/1.45 system-ui, sans-serif; margin: 1.5em auto; max-width: 62e
 </head>
 <body>
 <h1>lungtumor</h1>
-<p>Finds and outlines the primary lung tumour in a thoracic CT (NIfTI). Everything runs in this
+<p>Finds and outlines the primary lung tumour in a thoracic CT (NIfTI, or a folder of uncompressed DICOM). Everything runs in this
 browser: the scan is not uploaded anywhere. Model: <code id="model"></code>.</p>
 <div id="drop"><p><label>Choose a scan (.nii or .nii.gz): <input type="file" id="file" accept=".nii,.gz" disabled></label></p>
-<p>or drop one here.</p></div>
+<p><label>or the folder of a DICOM CT series: <input type="file" id="folder" webkitdirectory disabled></label></p>
+<p>or drop either here.</p></div>
 <p id="status">Loading the model…</p>
 <p id="error" hidden></p>
 <ol id="stages"></ol>

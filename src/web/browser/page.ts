@@ -23,6 +23,8 @@ const $ = <T extends HTMLElement>(id: string): T => {
   return el as T;
 };
 
+const VIEW_WIDTH_PX = 300;
+
 function setState(state: 'loading' | 'ready' | 'working' | 'done' | 'error'): void {
   document.body.dataset['state'] = state;
 }
@@ -63,8 +65,8 @@ function showResult(r: SegmentResult, totalSeconds: number): void {
     canvas.id = `view-${p.plane}`;
     canvas.dataset['contourPixels'] = String(p.contourPixels);
     canvas.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(p.rgba), p.width, p.height), 0, 0);
-    // Shown at least 256 px wide, pixels kept square and sharp.
-    const scale = Math.max(1, 256 / p.width);
+    // Shown 300 px wide side by side (pixels stay square: the picture is already in mm).
+    const scale = VIEW_WIDTH_PX / p.width;
     canvas.style.width = `${Math.round(p.width * scale)}px`;
     canvas.style.height = `${Math.round(p.height * scale)}px`;
     const caption = document.createElement('figcaption');
@@ -78,6 +80,26 @@ function showResult(r: SegmentResult, totalSeconds: number): void {
   link.download = r.maskName;
   link.textContent = `Download ${r.maskName}`;
   setState('done');
+}
+
+/** Every file below a dropped folder, with its path from the folder's name down. */
+async function filesBelow(dir: FileSystemDirectoryEntry): Promise<{ path: string; file: File }[]> {
+  const out: { path: string; file: File }[] = [];
+  const visit = async (d: FileSystemDirectoryEntry, prefix: string): Promise<void> => {
+    const reader = d.createReader();
+    for (;;) {
+      // readEntries gives a batch at a time, then an empty one.
+      const batch = await new Promise<FileSystemEntry[]>((resolve, reject) => reader.readEntries(resolve, reject));
+      if (batch.length === 0) return;
+      for (const e of batch) {
+        const path = `${prefix}/${e.name}`;
+        if (e.isDirectory) await visit(e as FileSystemDirectoryEntry, path);
+        else out.push({ path, file: await new Promise<File>((resolve, reject) => (e as FileSystemFileEntry).file(resolve, reject)) });
+      }
+    }
+  };
+  await visit(dir, dir.name);
+  return out;
 }
 
 function main(): void {
@@ -96,6 +118,7 @@ function main(): void {
     if (m.kind === 'ready') {
       $('status').textContent = `Ready: refiner on ${m.backend}. Choose or drop a NIfTI scan.`;
       $<HTMLInputElement>('file').disabled = false;
+      $<HTMLInputElement>('folder').disabled = false;
       setState('ready');
     } else if (m.kind === 'stage') {
       $('stages').append(stageRow(STAGE_LABELS[m.stage], m.seconds));
@@ -112,21 +135,37 @@ function main(): void {
   for (const [name, b64] of Object.entries(shipped.files)) files[name] = fromBase64(b64);
   send({ kind: 'load', files });
 
-  const take = async (file: File): Promise<void> => {
-    if (document.body.dataset['state'] === 'loading' || document.body.dataset['state'] === 'working') return;
+  const begin = (what: string): boolean => {
+    if (document.body.dataset['state'] === 'loading' || document.body.dataset['state'] === 'working') return false;
     $('error').hidden = true;
     $('stages').replaceChildren();
     $('result').hidden = true;
-    $('status').textContent = `Segmenting ${file.name} …`;
+    $('status').textContent = `Segmenting ${what} …`;
     setState('working');
     started = performance.now();
+    return true;
+  };
+  const take = async (file: File): Promise<void> => {
+    if (!begin(file.name)) return;
     const bytes = new Uint8Array(await file.arrayBuffer());
     send({ kind: 'segment', name: file.name, bytes }, [bytes.buffer]);
+  };
+  /** A DICOM folder: files with their paths from the folder's name down. */
+  const takeFolder = async (files: { path: string; file: File }[]): Promise<void> => {
+    const root = files[0]?.path.split('/')[0];
+    if (!root || !begin(`${root}/`)) return;
+    const dropped = await Promise.all(files.map(async (f) => ({ path: f.path, bytes: new Uint8Array(await f.file.arrayBuffer()) })));
+    send({ kind: 'segment-dicom', root, files: dropped }, dropped.map((f) => f.bytes.buffer as ArrayBuffer));
   };
   const input = $<HTMLInputElement>('file');
   input.addEventListener('change', () => {
     const f = input.files?.[0];
     if (f) void take(f);
+  });
+  const folder = $<HTMLInputElement>('folder');
+  folder.addEventListener('change', () => {
+    const list = [...(folder.files ?? [])].map((file) => ({ path: file.webkitRelativePath, file }));
+    if (list.length > 0) void takeFolder(list);
   });
   const drop = $('drop');
   drop.addEventListener('dragover', (e) => {
@@ -137,6 +176,11 @@ function main(): void {
   drop.addEventListener('drop', (e) => {
     e.preventDefault();
     drop.classList.remove('over');
+    const entry = e.dataTransfer?.items[0]?.webkitGetAsEntry();
+    if (entry?.isDirectory) {
+      void filesBelow(entry as FileSystemDirectoryEntry).then(takeFolder, (err: unknown) => showError(String(err)));
+      return;
+    }
     const f = e.dataTransfer?.files[0];
     if (f) void take(f);
   });

@@ -8,14 +8,15 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import pako from 'pako';
 import { InputError } from '../../core/errors.js';
 import { memoryFolder } from '../../core/folder.js';
-import type { Vec3 } from '../../core/volume.js';
+import type { Vec3, Volume } from '../../core/volume.js';
 import { FeatureExtractor } from '../../features/extract.js';
 import { toCanonical } from '../../geometry/orient.js';
 import { caseIdOfName } from '../../io/case-id.js';
 import { decodeNifti, encodeNiftiMask, type Gzip } from '../../io/nifti.js';
 import { measureMask } from '../../metrics/measures.js';
 import { loadModelFrom, segmentScan, type LoadedModel } from '../../pipeline/predict.js';
-import type { FromWorker, SegmentResult, ToWorker } from '../protocol.js';
+import type { DroppedFile, FromWorker, SegmentResult, ToWorker } from '../protocol.js';
+import { groupDicomFiles, hasDicomPreamble, parse as parseDicom, readDicomSeriesWithSource, type DicomFileHead } from '../../io/dicom.js';
 import { renderPlanes } from '../view.js';
 
 /** tfjs-backend-wasm's binaries (base64), put in by the bundler (scripts/build_web.ts). */
@@ -58,17 +59,47 @@ async function load(files: Record<string, Uint8Array>): Promise<void> {
   post({ kind: 'ready', backend: model.refiner?.backend ?? 'none', log });
 }
 
-async function segment(name: string, bytes: Uint8Array): Promise<void> {
-  if (!model) throw new Error('no model loaded');
-  let t = performance.now();
-  const since = (): number => Math.round(performance.now() - t) / 1000;
+async function segmentNifti(name: string, bytes: Uint8Array): Promise<void> {
+  const t = performance.now();
   const ct = decodeNifti(name, await inflate(name, bytes));
+  await segment(caseIdOfName(name), ct, t);
+}
+
+/** Path parts in the order the CLI walks a folder (each folder's names sorted, depth first). */
+function walkOrder(a: DroppedFile, b: DroppedFile): number {
+  const pa = a.path.split('/');
+  const pb = b.path.split('/');
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) if (pa[i] !== pb[i]) return pa[i]! < pb[i]! ? -1 : 1;
+  return pa.length - pb.length;
+}
+
+/** The one CT series of a folder, read as `predict --input FOLDER` reads it (same files, same order, same id). */
+async function segmentDicom(root: string, files: DroppedFile[]): Promise<void> {
+  const t = performance.now();
+  const byPath = new Map(files.map((f) => [f.path, f.bytes]));
+  const heads: DicomFileHead[] = [];
+  for (const f of [...files].sort(walkOrder)) {
+    const rel = f.path.split('/').slice(1);
+    // The CLI looks 4 folders deep and passes over hidden files and folders.
+    if (rel.length > 5 || rel.some((p) => p.startsWith('.')) || !hasDicomPreamble(f.bytes)) continue;
+    heads.push({ path: f.path, rel, ds: parseDicom(f.path, f.bytes, true) });
+  }
+  const { series } = groupDicomFiles(root, heads);
+  if (series.length === 0) throw new InputError(root, 'no DICOM CT series in this folder');
+  if (series.length > 1) throw new InputError(root, `${series.length} CT series (${series.map((s) => s.id).join(', ')}): choose the folder of one`);
+  const { volume } = readDicomSeriesWithSource(series[0]!, (path) => byPath.get(path)!);
+  await segment(series[0]!.id, volume, t);
+}
+
+async function segment(id: string, ct: Volume, started: number): Promise<void> {
+  if (!model) throw new Error('no model loaded');
+  let t = started;
+  const since = (): number => Math.round(performance.now() - t) / 1000;
   post({ kind: 'stage', stage: 'read', seconds: since() });
   const extractor = new FeatureExtractor({ workers: 0, gpu: null });
   const scan = await segmentScan(model, ct, extractor, undefined, (stage, seconds) => post({ kind: 'stage', stage, seconds }));
   await extractor.close();
   t = performance.now();
-  const id = caseIdOfName(name);
   const maskName = `${id}_seg.nii.gz`;
   const maskBytes = encodeNiftiMask(maskName, scan.mask, ct, gzipMaskPako);
   const { volumeMl, recistMm } = measureMask(scan.mask, ct.dims, ct.spacing as Vec3);
@@ -99,6 +130,6 @@ async function segment(name: string, bytes: Uint8Array): Promise<void> {
 
 scope.onmessage = (e) => {
   const m = e.data;
-  const job = m.kind === 'load' ? load(m.files) : segment(m.name, m.bytes);
+  const job = m.kind === 'load' ? load(m.files) : m.kind === 'segment' ? segmentNifti(m.name, m.bytes) : segmentDicom(m.root, m.files);
   job.catch((err: unknown) => post({ kind: 'error', message: err instanceof Error ? err.message : String(err) }));
 };
