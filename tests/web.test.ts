@@ -7,7 +7,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import pako from 'pako';
 import puppeteer from 'puppeteer-core';
@@ -128,23 +130,24 @@ test('lungtumor web: chromium segments scans from file:// with predict\'s exact 
   const state = (): Promise<string> => page.evaluate(() => document.body.dataset['state'] ?? '');
   await page.waitForFunction(() => document.body.dataset['state'] === 'ready', { timeout: 60_000 });
 
-  for (const [k, scan] of scans.entries()) {
+  /** Segments `scan` on `p`, downloads the mask and checks it against predict's, and the pictures. */
+  const check = async (p: typeof page, session: typeof cdp, scan: (typeof scans)[number], k: string): Promise<void> => {
     const pred = join(dir, `pred-${k}`);
     assert.equal(runCli(['predict', '--model', model, '--input', scan.path, '--out', pred, '--quiet']).status, 0);
     const name = readdirSync(pred).find((n) => n.endsWith('_seg.nii.gz'))!;
     const downloads = join(dir, `downloads-${k}`);
     mkdirSync(downloads);
-    await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
-    await (await page.$(`input#${scan.input}`))!.uploadFile(scan.path);
-    await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset['state'] ?? ''), { timeout: 120_000 });
-    assert.equal(await state(), 'done', await page.$eval('#error', (e) => e.textContent ?? ''));
-    await page.click('#download');
+    await session.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
+    await (await p.$(`input#${scan.input}`))!.uploadFile(scan.path);
+    await p.waitForFunction(() => ['done', 'error'].includes(document.body.dataset['state'] ?? ''), { timeout: 120_000 });
+    assert.equal(await p.evaluate(() => document.body.dataset['state'] ?? ''), 'done', await p.$eval('#error', (e) => e.textContent ?? ''));
+    await p.click('#download');
     const got = await downloaded(downloads, name);
     assert.deepEqual(got, readFileSync(join(pred, name)), `${scan.path}: the page's download equals predict's ${name}`);
     // Every stage reported; the overlay drawn where the mask is, on a picture that is not blank.
-    assert.equal(await page.$$eval('#stages li', (l) => l.length), 9);
+    assert.equal(await p.$$eval('#stages li', (l) => l.length), 9);
     const maskVoxels = gunzipSync(got).subarray(352).reduce((a, v) => a + v, 0);
-    const views = await page.$$eval('#views canvas', (cs) => (cs as HTMLCanvasElement[]).map((c) => {
+    const views = await p.$$eval('#views canvas', (cs) => (cs as HTMLCanvasElement[]).map((c) => {
       const img = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
       let red = 0;
       const greys = new Set<number>();
@@ -160,9 +163,10 @@ test('lungtumor web: chromium segments scans from file:// with predict\'s exact 
       assert.equal(v.red, v.declared, `${name} ${v.id}: outline pixels drawn`);
       if (maskVoxels > 0) assert.ok(v.red > 0, `${name} ${v.id}: no outline for a mask of ${maskVoxels} voxels`);
     }
-    const summary = await page.$eval('#summary', (e) => e.textContent ?? '');
+    const summary = await p.$eval('#summary', (e) => e.textContent ?? '');
     assert.match(summary, /mL, RECIST [\d.]+ mm/);
-  }
+  };
+  for (const [k, scan] of scans.entries()) await check(page, cdp, scan, String(k));
 
   // Bad input: one line naming the file and the problem; nothing offered for download.
   await (await page.$('input#file'))!.uploadFile(bad);
@@ -175,4 +179,25 @@ test('lungtumor web: chromium segments scans from file:// with predict\'s exact 
   const network = requests.filter((u) => !/^(file|blob|data):/.test(u));
   assert.deepEqual(network, [], 'requests beyond file:, blob: and data:');
   assert.ok(requests.some((u) => u.endsWith('/model.js')) && requests.some((u) => u.endsWith('/app.js')));
+
+  // From a static web server: the same page, the same bytes, requests only to that server.
+  const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.json': 'application/json' };
+  const server = createServer((req, res) => {
+    const path = join(site, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+    if (!path.startsWith(site) || !existsSync(path)) { res.writeHead(404).end(); return; }
+    res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' }).end(readFileSync(path));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const served = await browser.newPage();
+  const servedRequests: string[] = [];
+  served.on('request', (r) => servedRequests.push(r.url()));
+  const servedProblems: string[] = [];
+  served.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warn') servedProblems.push(`${m.type()}: ${m.text()}`); });
+  await served.goto(`${origin}/index.html`);
+  await served.waitForFunction(() => document.body.dataset['state'] === 'ready', { timeout: 60_000 });
+  await check(served, await served.createCDPSession(), scans[0]!, 'served');
+  assert.deepEqual(servedRequests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('blob:')), []);
+  assert.deepEqual(servedProblems, []);
 });

@@ -9,7 +9,7 @@ export const webCommand: Command = {
 
 Writes SITE/index.html, SITE/app.js, SITE/model.js and SITE/model/ (a copy of the model folder).
 Open index.html in a browser (from disk, or from any static web server): choose or drop a NIfTI
-scan, and the page segments it on this machine (a Web Worker running the same pipeline as
+scan or the folder of a DICOM CT series (uncompressed, as predict reads it), and the page segments it on this machine (a Web Worker running the same pipeline as
 'lungtumor predict'), shows each stage, the CT with the mask in three planes, the volume, RECIST
 and quality flags, and offers <ID>_seg.nii.gz for download: the same bytes 'lungtumor predict'
 writes. The page makes no network request. SITE is written whole (an existing one is replaced).
