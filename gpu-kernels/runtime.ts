@@ -13,6 +13,9 @@ import type {} from 'webgpu';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GRADMAG_WGSL, PASS_WGSL, POINTS_WGSL, WORKGROUP_SIZE } from './wgsl.js';
+import { NO_ADAPTER, NO_GPU_DEVICE, describeAdapter } from './adapter.js';
+
+export { NO_ADAPTER, NO_GPU_DEVICE, SOFTWARE_ADAPTER_NAMES, describeAdapter } from './adapter.js';
 
 // WebGPU's numeric flags (spec values), so the runtime needs no global GPUBufferUsage object.
 const USAGE_MAP_READ = 0x1;
@@ -34,26 +37,6 @@ export interface GpuAdapterSummary {
   software: boolean;
   /** Largest storage buffer one binding may hold on this device (bytes). */
   maxBindingBytes: number;
-}
-
-/** The reason given when Dawn offers no adapter. */
-export const NO_ADAPTER = 'no WebGPU adapter (is a Vulkan driver installed?)';
-
-/** Names of software (CPU) WebGPU implementations as adapters report them. */
-export const SOFTWARE_ADAPTER_NAMES = /llvmpipe|lavapipe|swiftshader/i;
-
-/**
- * What an adapter is, from its info: vendor / architecture / device / driver text, and whether it
- * is a software (CPU) implementation. Shared by the feature kernels and the refiner's tfjs webgpu
- * backend (src/refine/backend.ts), which both skip a software adapter when choosing automatically.
- */
-export function describeAdapter(adapter: GPUAdapter): { description: string; software: boolean } {
-  const info = adapter.info;
-  // Dawn marks CPU implementations as fallback adapters; older builds only say so in the type.
-  const flagged = (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
-  const software = flagged || info.architecture === 'software' || SOFTWARE_ADAPTER_NAMES.test(`${info.device} ${info.description}`);
-  const description = [info.vendor, info.architecture, info.device, info.description].filter((s) => s && s.length > 0).join(' / ');
-  return { description: description || 'unknown adapter', software };
 }
 
 /** A folder's entries; none when it cannot be read (absent, not a folder, no permission). */
@@ -143,8 +126,6 @@ export function gpuDeviceNodes(devDir = '/dev'): string[] {
   return nodes.sort();
 }
 
-/** Why a Linux machine without GPU device nodes is not asked: its only adapters are software ones. */
-export const NO_GPU_DEVICE = 'no GPU device (/dev/nvidia*, /dev/dri/renderD*, /dev/dxg): WebGPU would only have a software adapter';
 
 export interface DawnInstance {
   gpu: GPU;

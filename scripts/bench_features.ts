@@ -16,7 +16,7 @@ import { writeFileAtomic } from '../src/core/atomic.js';
 import type { Vec3 } from '../src/core/volume.js';
 import { readNifti } from '../src/io/nifti.js';
 import { buildFeatureContext } from '../src/features/context.js';
-import { FeatureExtractor } from '../src/features/extract.js';
+import { featureExtractor } from '../src/features/threads.js';
 import { findLungs } from '../src/features/lungs.js';
 import { FEATURE_NAMES } from '../src/features/catalog.js';
 
@@ -141,7 +141,7 @@ async function main(): Promise<void> {
 
   // One extractor for all runs, as in a pipeline run over a cohort: run 1 pays thread start-up,
   // JIT warm-up and first-touch memory; later runs show the steady state.
-  const extractor = new FeatureExtractor({ workers: args.workers });
+  const extractor = featureExtractor({ workers: args.workers });
   const runs: Record<string, unknown>[] = [];
   let lungSummary: Record<string, unknown> = {};
   for (let r = 0; r < args.repeat; r++) {

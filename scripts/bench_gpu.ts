@@ -17,7 +17,7 @@ import type { Vec3 } from '../src/core/volume.js';
 import { readNifti } from '../src/io/nifti.js';
 import { toWorkingScan } from '../src/pipeline/scan.js';
 import { workingSpacingFor } from '../src/pipeline/plans.js';
-import { buildFeatureContext, findLungs, FeatureExtractor } from '../src/features/index.js';
+import { buildFeatureContext, findLungs, featureExtractor } from '../src/features/index.js';
 import { GpuFeatures } from '../src/features/gpu.js';
 import { GpuRuntime } from '../gpu-kernels/runtime.js';
 import { packageRoot } from '../src/pipeline/model-folder.js';
@@ -58,8 +58,8 @@ async function main(): Promise<void> {
   const opened = await GpuRuntime.open();
   const rt = opened.runtime;
   const gpu = rt ? new GpuFeatures(rt) : null;
-  const cpuFx = new FeatureExtractor({ workers });
-  const gpuFx = gpu ? new FeatureExtractor({ workers, gpu }) : null;
+  const cpuFx = featureExtractor({ workers });
+  const gpuFx = gpu ? featureExtractor({ workers, gpu }) : null;
   const results: Record<string, unknown>[] = [];
   try {
     for (const s of scans) {

@@ -4,65 +4,36 @@
  * starts it from a string, into one classic script, dist/web/app.js, which works from file://
  * (no modules, no fetch, no second file to load). `lungtumor web` copies it into a site.
  *
- * The core's Node-only modules (files, threads, zlib) stay out of the page's path; their imports
- * resolve to stand-ins that throw if ever called, so a browser never runs half of a Node function.
- * Node's Buffer comes from the `buffer` package.
+ * The worker takes the core's pure modules only: the build fails if anything it reaches imports
+ * one of Node's modules (see nodeFree).
  *
  *   node dist/scripts/build_web.js [--out DIR]
  */
 import { build, type Plugin } from 'esbuild';
-import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/pipeline/model-folder.js';
 
-/** Names each `node:` module is imported with anywhere in the sources (they get stand-ins). */
-function nodeImports(root: string): Map<string, Set<string>> {
-  const out = new Map<string, Set<string>>();
-  const walk = (dir: string): void => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.ts')) {
-        const text = readFileSync(p, 'utf8');
-        for (const m of text.matchAll(/import\s+(type\s+)?\{([^}]*)\}\s+from\s+'node:([\w/]+)'/g)) {
-          if (m[1]) continue;
-          const names = out.get(m[3]!) ?? new Set<string>();
-          for (const part of m[2]!.split(',')) {
-            const name = part.trim().replace(/^type\s+/, '').split(/\s+as\s+/)[0]!.trim();
-            if (name && !part.trim().startsWith('type ')) names.add(name);
-          }
-          out.set(m[3]!, names);
-        }
-        for (const m of text.matchAll(/import\s+(?:\*\s+as\s+)?\w+\s+from\s+'node:([\w/]+)'/g)) {
-          if (!out.has(m[1]!)) out.set(m[1]!, new Set());
-        }
-      }
-    }
-  };
-  for (const d of ['src', 'gpu-kernels']) walk(join(root, d));
-  return out;
-}
-
-function nodeStandIns(root: string): Plugin {
-  const imports = nodeImports(root);
+/**
+ * Keeps Node out of the page. An import of a `node:` module (how our sources import Node) fails the
+ * build, naming the importer: the core reached from the worker must not touch files, threads or
+ * zlib. Packages that require a bare builtin on a path the page never takes (random-js's
+ * require("crypto") inside a try, dicom-parser's zlib for deflated files, tfjs-core's Node
+ * platform) get an empty stand-in.
+ */
+function nodeFree(): Plugin {
   return {
-    name: 'node-stand-ins',
+    name: 'node-free',
     setup(b) {
-      b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path.slice(5), namespace: 'node-stand-in' }));
-      // Packages that try a bare builtin (random-js: require("crypto") inside a try) get one too.
-      // 'buffer' is left to the npm package of that name (Node's Buffer for the browser).
+      b.onResolve({ filter: /^node:/ }, (args) => ({
+        errors: [{ text: `${args.importer} imports ${args.path}: Node-only code must stay out of the web page (move it behind an interface; see src/core/folder.ts, src/features/threads.ts)` }],
+      }));
+      // 'buffer' is left to the npm package of that name, were anything to ask for it.
       const bare = new RegExp(`^(${builtinModules.filter((m) => m !== 'buffer').map((m) => m.replace(/[/]/g, '\\/')).join('|')})$`);
       b.onResolve({ filter: bare }, (args) => ({ path: args.path, namespace: 'node-stand-in' }));
-      b.onLoad({ filter: /.*/, namespace: 'node-stand-in' }, (args) => {
-        const lines = [`const missing = (name) => () => { throw new Error('node:${args.path} ' + name + ' is not available in the browser'); };`];
-        for (const name of imports.get(args.path) ?? []) {
-          lines.push(name === 'constants' ? 'export const constants = {};' : `export const ${name} = missing('${name}');`);
-        }
-        lines.push('export default {};');
-        return { contents: lines.join('\n'), loader: 'js' };
-      });
+      b.onLoad({ filter: /.*/, namespace: 'node-stand-in' }, () => ({ contents: 'module.exports = {};', loader: 'js' }));
     },
   };
 }
@@ -87,8 +58,7 @@ async function buildWebBundle(root: string, outDir: string): Promise<string> {
     write: false,
     logLevel: 'error' as const,
     external: NODE_ONLY,
-    plugins: [nodeStandIns(root)],
-    inject: [join(root, 'src/web/browser/buffer-global.ts')],
+    plugins: [nodeFree()],
     absWorkingDir: root,
   };
   const worker = await build({ ...common, entryPoints: [join(root, 'src/web/browser/worker.ts')], define: { LUNGTUMOR_WASM: JSON.stringify(wasm) } });

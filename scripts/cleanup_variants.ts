@@ -11,11 +11,12 @@
 import { parseArgs } from 'node:util';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel, segmentScan, type ScanStages } from '../src/pipeline/predict.js';
+import { segmentScan, type ScanStages } from '../src/pipeline/predict.js';
+import { loadModel } from '../src/pipeline/model-folder.js';
 import { readScan } from '../src/io/scans.js';
 import { readMaskFor } from '../src/io/masks.js';
 import { listTrainingCases } from '../src/io/cohort.js';
-import { FeatureExtractor } from '../src/features/index.js';
+import { featureExtractor } from '../src/features/index.js';
 import { nativeBoxMaskToOriginal, nativeGrid } from '../src/pipeline/scan.js';
 import { boxDims, crop } from '../src/features/masks.js';
 import { resampleToGrid } from '../src/geometry/resample.js';
@@ -47,7 +48,7 @@ for (const c of listTrainingCases(values.data)) {
   const ct = readScan(c.volume);
   const truth = readMaskFor(c.seg!, ct);
   const truthMeasures = measureMask(truth, ct.dims, ct.spacing);
-  const extractor = new FeatureExtractor({ workers: 2, gpu: null });
+  const extractor = featureExtractor({ workers: 2, gpu: null });
   let stages: ScanStages | undefined;
   await segmentScan(model, ct, extractor, (s) => { stages = s; });
   await extractor.close();

@@ -12,10 +12,11 @@
  */
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
-import { loadModel, segmentScan, type ScanStages } from '../src/pipeline/predict.js';
+import { segmentScan, type ScanStages } from '../src/pipeline/predict.js';
+import { loadModel } from '../src/pipeline/model-folder.js';
 import { readScan } from '../src/io/scans.js';
 import { readMaskFor } from '../src/io/masks.js';
-import { FeatureExtractor } from '../src/features/index.js';
+import { featureExtractor } from '../src/features/index.js';
 import { maskToNative, nativeMaskToWorking } from '../src/pipeline/scan.js';
 import { crop } from '../src/features/masks.js';
 
@@ -28,7 +29,7 @@ if (!values.model || !values.scan || !values.truth) {
 const model = await loadModel(values.model);
 const ct = readScan(values.scan);
 const truthOriginal = readMaskFor(values.truth, ct);
-const extractor = new FeatureExtractor({ workers: 2, gpu: null });
+const extractor = featureExtractor({ workers: 2, gpu: null });
 let stages: ScanStages | undefined;
 await segmentScan(model, ct, extractor, (s) => { stages = s; });
 await extractor.close();

@@ -15,7 +15,7 @@ import {
   trainForest,
   trainGbdt,
 } from '../src/classifier/index.js';
-import { FeatureExtractor } from '../src/features/index.js';
+import { featureExtractor } from '../src/features/index.js';
 
 const names = (F: number): string[] => Array.from({ length: F }, (_, i) => `f${i}`);
 
@@ -94,7 +94,7 @@ test('gbdt on the extractor\'s threads gives predictProba\'s numbers bit for bit
   const shared = new Float32Array(new SharedArrayBuffer((big.rows.length + 30) * 4), 30 * 4, big.rows.length);
   shared.set(big.rows);
   for (const workers of [0, 1, 2]) {
-    const fx = new FeatureExtractor({ workers });
+    const fx = featureExtractor({ workers });
     try {
       for (const rows of [big.rows, shared]) {
         const got = await fx.predictGbdt(sphereModel, rows);

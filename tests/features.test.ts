@@ -16,7 +16,8 @@ import {
 } from '../src/features/filters.js';
 import { findLungs } from '../src/features/lungs.js';
 import { buildFeatureContext } from '../src/features/context.js';
-import { extractFeatures, FeatureExtractor } from '../src/features/extract.js';
+import { extractFeatures, featureExtractor } from '../src/features/threads.js';
+import { FeatureExtractor } from '../src/features/extract.js';
 import { FEATURES, FEATURE_DESCRIPTIONS, FEATURE_NAMES } from '../src/features/catalog.js';
 import { realDataDir } from './helpers.js';
 import { lungHullRegion } from '../src/pipeline/eligible.js';
@@ -331,7 +332,7 @@ test('features: names documented; rows bit-identical for 0, 1, 2 workers and any
   same((await extractFeatures(ct, d, sp, ctx, voxels, { workers: 0, slabSlices: 3 })).rows, ref.rows, 'in-process, 3-slice slabs');
   same((await extractFeatures(ct, d, sp, ctx, voxels, { workers: 1, slabSlices: 7 })).rows, ref.rows, '1 worker, 7-slice slabs');
   // A kept extractor: threads and buffers reused between calls; the context may be built lazily.
-  const fx = new FeatureExtractor({ workers: 2 });
+  const fx = featureExtractor({ workers: 2 });
   try {
     same((await fx.extract(ct, d, sp, ctx, voxels, { slabSlices: 5 })).rows, ref.rows, '2 workers, 5-slice slabs');
     same((await fx.extract(ct, d, sp, () => buildFeatureContext(lung, d, sp), voxels)).rows, ref.rows, '2 workers again, lazy context');
@@ -431,4 +432,10 @@ test('lung finder on the RADPHANTOM crops (real): crop mode; >= 90 % of each tum
     const f = await extractFeatures(ct, vol.dims, vol.spacing, ctx, voxels, { workers: 0 });
     for (const v of f.rows) assert.ok(Number.isFinite(v));
   }
+});
+
+test('a FeatureExtractor with worker threads needs a thread source; with none it computes in its own thread', async () => {
+  assert.throws(() => new FeatureExtractor({ workers: 2 }), /need a thread source/);
+  const fx = new FeatureExtractor({ workers: 0 });
+  await fx.close();
 });

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { Vec3 } from '../src/core/volume.js';
 import { Rng } from '../src/core/random.js';
 import { gaussianSmooth, gradientMagnitude, gradientTexture, hessianMeasures, latticeStep, localMeanStd } from '../src/features/filters.js';
-import { extractFeatures } from '../src/features/extract.js';
+import { extractFeatures } from '../src/features/threads.js';
 import { buildFeatureContext } from '../src/features/context.js';
 import { findLungs } from '../src/features/lungs.js';
 import { FEATURES } from '../src/features/catalog.js';

@@ -687,13 +687,13 @@ test('quaternion decomposition round-trips random proper and improper rotations'
 
 test('encodeHeader keeps a NIfTI-2 source as NIfTI-2 and writes little-endian', () => {
   const src = { ...sourceFromAffine([2, 3, 4], [1, 1, 1], [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]), version: 2 as const };
-  const h2 = encodeHeader(src, DT_FLOAT32, 32);
+  const h2 = Buffer.from(encodeHeader(src, DT_FLOAT32, 32));
   assert.equal(h2.length, 544);
   assert.equal(h2.readInt32LE(0), 540);
   assert.equal(h2.readBigInt64LE(16), 3n);
   assert.equal(h2.readBigInt64LE(24), 2n);
   assert.equal(h2.readBigInt64LE(168), 544n);
-  const h1 = encodeHeader({ ...src, version: 1 }, DT_INT16, 16);
+  const h1 = Buffer.from(encodeHeader({ ...src, version: 1 }, DT_INT16, 16));
   assert.equal(h1.length, 352);
   assert.equal(h1.readInt32LE(0), 348);
   assert.equal(h1.readFloatLE(108), 352);

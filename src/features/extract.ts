@@ -4,15 +4,13 @@
  * looked up from the FeatureContext. Rows are identical bit for bit whatever the number of workers
  * or the slab size (see slab.ts for why).
  */
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import type { Worker, WorkerOptions } from 'node:worker_threads';
 import type { Vec3 } from '../core/volume.js';
 import { FEATURES, type ContextKey, type FeatureInfo } from './catalog.js';
 import { contextFeatureAt, type FeatureContext } from './context.js';
 import { Float32Scratch } from './filters.js';
-import { isGpuJob, type GpuFeatures } from './gpu.js';
-import { computeSlab, copyClampedBox, ctBoxFor, planJobs } from './slab.js';
+import type { GpuFeatures } from './gpu.js';
+import { computeSlab, copyClampedBox, ctBoxFor, isGpuJob, planJobs } from './slab.js';
 import type { SlabData, SlabMessage, TreesMessage, WorkerReply, WorkerTask } from './worker.js';
 import type { GbdtModel } from '../classifier/gbdt.js';
 
@@ -38,19 +36,20 @@ export interface FeatureRows {
   timingsMs: Record<string, number>;
 }
 
-interface PoolLike {
+export interface PoolLike {
   acquire(filename: string, opts: WorkerOptions, cb: (err: Error | null, worker: Worker) => void): void;
   destroy(cb?: () => void): void;
 }
-type PoolCtor = new (opts: { max: number }) => PoolLike;
+export type PoolCtor = new (opts: { max: number }) => PoolLike;
 
-function loadPool(): PoolCtor {
-  // worker-threads-pool is CommonJS without types.
-  const require = createRequire(import.meta.url);
-  return require('worker-threads-pool') as PoolCtor;
+/**
+ * Where a FeatureExtractor's worker threads come from: a pool to start them with and the script
+ * they run (`nodeFeatureThreads` in threads.ts; a page in a browser computes in its own thread).
+ */
+export interface FeatureThreads {
+  Pool: PoolCtor;
+  script: string;
 }
-
-const workerScript = (): string => fileURLToPath(new URL('./worker.js', import.meta.url));
 
 function selectFeatures(names: readonly string[] | undefined): FeatureInfo[] {
   if (!names) return [...FEATURES];
@@ -102,14 +101,18 @@ export class FeatureExtractor {
   private broken: Error | null = null;
   private runs = 0;
   private readonly gpu: GpuFeatures | null;
+  private readonly threadSource: FeatureThreads | null;
 
   /**
-   * `workers`: threads (default 2); 0 computes in the calling thread. `gpu`: device for the
-   * Gaussian and texture jobs (not closed by close(): the caller owns it).
+   * `workers`: threads (default 2; they need `threads`: in Node, featureExtractor() in threads.ts
+   * gives them); 0 computes in the calling thread. `gpu`: device for the Gaussian and texture jobs
+   * (not closed by close(): the caller owns it).
    */
-  constructor(opts: { workers?: number; gpu?: GpuFeatures | null } = {}) {
+  constructor(opts: { workers?: number; gpu?: GpuFeatures | null; threads?: FeatureThreads } = {}) {
     this.workers = Math.max(0, Math.floor(opts.workers ?? 2));
     this.gpu = opts.gpu ?? null;
+    this.threadSource = opts.threads ?? null;
+    if (this.workers > 0 && !this.threadSource) throw new Error(`FeatureExtractor: ${this.workers} worker threads need a thread source (featureExtractor() makes one in Node)`);
   }
 
   /**
@@ -275,11 +278,11 @@ export class FeatureExtractor {
   private startThreads(): Promise<void> {
     if (!this.starting) {
       this.starting = new Promise<void>((resolve, reject) => {
-        const Pool = loadPool();
+        const { Pool, script } = this.threadSource!;
         this.pool = new Pool({ max: this.workers });
         let started = 0;
         for (let i = 0; i < this.workers; i++) {
-          this.pool.acquire(workerScript(), {}, (err, w) => {
+          this.pool.acquire(script, {}, (err, w) => {
             if (err) {
               reject(err);
               return;
@@ -388,26 +391,5 @@ export class FeatureExtractor {
         if (next < slabs.length) w.postMessage(slabs[next++]!);
       }
     }).finally(finish);
-  }
-}
-
-/**
- * One-shot extraction (a FeatureExtractor created and closed around one call). Features of the
- * voxels `voxelIndices` (x fastest: index = x + nx * (y + ny * z)) of the CT (HU) with dims and
- * spacing in mm; context features from `context`. Resolves to n × F rows in the order of `names`.
- */
-export async function extractFeatures(
-  ct: ArrayLike<number>,
-  dims: Vec3,
-  spacingMm: Vec3,
-  context: FeatureContext | (() => FeatureContext),
-  voxelIndices: Int32Array,
-  opts: Partial<ExtractOptions> = {},
-): Promise<FeatureRows> {
-  const fx = new FeatureExtractor({ workers: opts.workers ?? 2, gpu: opts.gpu ?? null });
-  try {
-    return await fx.extract(ct, dims, spacingMm, context, voxelIndices, opts);
-  } finally {
-    await fx.close();
   }
 }

@@ -23,10 +23,7 @@ export function parseFeatureDevice(s: string): FeatureDevice {
   throw new Error(`device must be one of ${FEATURE_DEVICES.join(', ')} (got "${s}")`);
 }
 
-/** Jobs the GPU computes; the rest stay on the TypeScript path. */
-export function isGpuJob(job: Job): job is GaussianJob | TextureJob {
-  return job.type === 'gaussian' || job.type === 'texture';
-}
+export { isGpuJob } from './slab.js';
 
 /**
  * Largest sub-volume per batch by default (2²⁵ voxels, 128 MiB per buffer): a Gaussian job holds

@@ -554,3 +554,8 @@ function writeInterpolated(
     for (let c = 0; c < width; c++) put(p, k, cols[c]!, acc[c]!);
   }
 }
+
+/** Jobs the GPU computes (GpuFeatures in gpu.ts); the rest stay on the TypeScript path. */
+export function isGpuJob(job: Job): job is GaussianJob | TextureJob {
+  return job.type === 'gaussian' || job.type === 'texture';
+}

@@ -8,7 +8,7 @@ import { InputError } from '../core/errors.js';
 import type { Volume } from '../core/volume.js';
 import { caseIdOf, listNiftiFiles } from './cohort.js';
 import { readNifti, readNiftiHeader } from './nifti.js';
-import { findDicomSeries, isDicomFile, readDicomSeries, readDicomSeriesWithSource, type DicomSource } from './dicom.js';
+import { findDicomSeries, isDicomFile, readDicomSeries, readDicomSeriesFromDisk, type DicomSource } from './dicom.js';
 
 export interface ScanInput {
   id: string;
@@ -45,7 +45,7 @@ export function listScanInputs(input: string): ScanInput[] {
     path: s.folder,
     format: 'dicom',
     read: () => {
-      const { volume, source } = readDicomSeriesWithSource(s);
+      const { volume, source } = readDicomSeriesFromDisk(s);
       return { volume, dicom: source };
     },
   }));

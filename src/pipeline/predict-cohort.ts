@@ -11,10 +11,10 @@ import type { Vec3 } from '../core/volume.js';
 import { listScanInputs } from '../io/scans.js';
 import { writeNiftiMask } from '../io/nifti.js';
 import { submissionCsv, submissionRow, type SubmissionRow } from '../submission/submission.js';
-import { loadModel, segmentScan } from './predict.js';
-import { packageVersions, writeJson } from './model-folder.js';
+import { segmentScan } from './predict.js';
+import { loadModel, packageVersions, writeJson } from './model-folder.js';
 import { dicomSegOf, rtStructOf } from '../io/dicom-out.js';
-import { FeatureExtractor } from '../features/index.js';
+import { featureExtractor } from '../features/index.js';
 import { openFeatureDevice, type FeatureDevice } from '../features/gpu.js';
 
 export interface PredictOptions {
@@ -77,7 +77,7 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
   const cases: Record<string, unknown>[] = [];
   const software = { name: 'lungtumor', version: packageVersions().lungtumor };
   const gpu = await openFeatureDevice(opts.device ?? 'auto', opts.log);
-  const extractor = new FeatureExtractor({ workers: opts.workers, gpu });
+  const extractor = featureExtractor({ workers: opts.workers, gpu });
   extractor.start();
   try {
     for (const scan of scans) {

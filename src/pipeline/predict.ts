@@ -8,13 +8,12 @@ import { findCandidates, cropCentrality, CANDIDATE_FEATURES, type Candidate } fr
 import type { Vec3, Volume } from '../core/volume.js';
 import { applyAffine, invertAffine, multiplyAffine } from '../geometry/affine.js';
 import { median, validatePlans, type Plans } from './plans.js';
-import { MODEL_FILES, readManifest, readManifestFrom, readModelJson, type ModelManifest } from './model-folder.js';
+import { MODEL_FILES, readManifestFrom, readModelJson, type ModelManifest } from './model-files.js';
 import type { FolderReader } from '../core/folder.js';
-import { diskFolder } from '../io/folder.js';
 import type { BackendChoice } from '../refine/backend.js';
 import { nativeBoxMaskToOriginal, nativeGrid, toWorkingScan, type WorkingScan } from './scan.js';
 import { computeScanVoxels, selectFeatureColumns } from './voxels.js';
-import type { FeatureExtractor } from '../features/index.js';
+import type { FeatureExtractor } from '../features/extract.js';
 import { roiAroundBox, sampleIntoRoi, projectFromRoiBox, roiFootprint, type Grid } from './roi.js';
 import { cleanupTumour, NECK_CUT, partialVolumeFloorHu, spurRadiusFor } from './cleanup.js';
 import { dilateMm } from '../core/morphology.js';
@@ -29,11 +28,6 @@ export interface LoadedModel {
   voxelClassifier: GbdtModel;
   candidateClassifier: ForestModel;
   refiner: RefinerStage | null;
-}
-
-export async function loadModel(dir: string, log: (line: string) => void = () => {}): Promise<LoadedModel> {
-  readManifest(dir); // a missing folder is named as such
-  return loadModelFrom(diskFolder(dir), log);
 }
 
 /**

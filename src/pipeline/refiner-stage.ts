@@ -2,7 +2,8 @@
  * The pipeline's side of the refiner: how ROI cubes are packed for it, and which training preset
  * each configuration uses. The net itself lives behind src/refine's interface.
  */
-import { loadRefiner, REFINER_PRESETS, saveRefiner, trainRefiner, type NetRefiner, type RefinerSample } from '../refine/index.js';
+import { REFINER_PRESETS, trainRefiner, type NetRefiner, type RefinerSample } from '../refine/refiner.js';
+import { loadRefinerFrom } from '../refine/io.js';
 import type { TrainConfig } from './config.js';
 import type { FolderReader } from '../core/folder.js';
 import type { BackendChoice } from '../refine/backend.js';
@@ -50,10 +51,6 @@ export async function trainRefinerStage(
   return stage(net);
 }
 
-export async function saveRefinerStage(s: RefinerStage, dir: string): Promise<void> {
-  await saveRefiner(s.net, dir);
-}
-
 export async function loadRefinerStage(folder: FolderReader, log: (line: string) => void, backend?: BackendChoice): Promise<RefinerStage> {
-  return stage(await loadRefiner(folder, { log, ...(backend ? { backend } : {}) }));
+  return stage(await loadRefinerFrom(folder, { log, ...(backend ? { backend } : {}) }));
 }

@@ -16,7 +16,7 @@ import { listTrainingCases, type CaseFiles } from '../io/cohort.js';
 import { readScan, readScanGeometry } from '../io/scans.js';
 import { readMaskFor } from '../io/masks.js';
 import { axisMap } from '../geometry/orient.js';
-import { FeatureExtractor, findLungs } from '../features/index.js';
+import { featureExtractor, findLungs, type FeatureExtractor } from '../features/index.js';
 import { openFeatureDevice, type FeatureDevice } from '../features/gpu.js';
 import { trainGbdt, type GbdtModel } from '../classifier/gbdt.js';
 import { trainForest } from '../classifier/forest.js';
@@ -30,7 +30,8 @@ import { featureCacheKey, readFeatureCache, writeFeatureCache } from './feature-
 import { roiAroundBox, sampleIntoRoi, type Roi } from './roi.js';
 import { isCaseWeight, MODEL_FILES, MODEL_FORMAT, MODEL_VERSION, packageVersions, writeJson, type ModelManifest } from './model-folder.js';
 import { FEATURE_DESCRIPTIONS } from '../features/index.js';
-import { buildRefinerInput, trainRefinerStage, saveRefinerStage } from './refiner-stage.js';
+import { buildRefinerInput, trainRefinerStage } from './refiner-stage.js';
+import { saveRefiner } from '../refine/disk.js';
 
 export interface TrainOptions {
   dataDirs: string[];
@@ -283,7 +284,7 @@ export async function computeCohortFeatures(
   let names: string[] = [];
   let hits = 0;
   const gpu = await openFeatureDevice(opts.device ?? 'auto', opts.log);
-  const extractor = new FeatureExtractor({ workers: opts.workers, gpu });
+  const extractor = featureExtractor({ workers: opts.workers, gpu });
   try {
     // Case order, also for a part: visit sees the cases as an unsharded run would.
     for (const p of cohort.prepared) {
@@ -503,7 +504,7 @@ async function trainWithFeatureStore(opts: TrainOptions, storeDir: string): Prom
     writeJson(join(dir, MODEL_FILES.voxelClassifier), voxelModel.toJSON());
     writeJson(join(dir, MODEL_FILES.candidateClassifier), forest.toJSON());
     writeJson(join(dir, MODEL_FILES.features), featuresDoc);
-    if (refiner) await saveRefinerStage(refiner, dir);
+    if (refiner) await saveRefiner(refiner.net, dir);
     stageSeconds.save = seconds(t);
     stageSeconds.total = seconds(t0);
     writeJson(join(dir, MODEL_FILES.log), { ...summary, workers: opts.workers, backend: refiner?.backend ?? null });

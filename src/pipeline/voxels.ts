@@ -2,7 +2,10 @@
  * The voxel stage of one scan on its working grid: lungs found without help, the eligible voxels
  * (inside the lungs and dense enough to be tumour), and their feature rows.
  */
-import { buildFeatureContext, findLungs, type FeatureExtractor, type LungResult } from '../features/index.js';
+// Modules, not features/index.js: the web page's bundle takes this file and must not pull in the Node threads.
+import { buildFeatureContext } from '../features/context.js';
+import type { FeatureExtractor } from '../features/extract.js';
+import { findLungs, type LungResult } from '../features/lungs.js';
 import type { VoxelFeatureTable } from '../candidates/candidates.js';
 import type { Plans } from './plans.js';
 import type { WorkingGrid } from './scan.js';

@@ -10,11 +10,10 @@
  * adapter: on a software one (Mesa llvmpipe, SwiftShader) it is a CPU, and there the wasm backend is
  * much faster (see SOFTWARE_ADAPTER_NOTE). Named explicitly, it runs on any adapter.
  */
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import type * as TfModuleNs from '@tensorflow/tfjs-core';
 import type {} from 'webgpu';
-import { NO_ADAPTER, NO_GPU_DEVICE, SOFTWARE_ADAPTER_NAMES, describeAdapter, gpuDeviceNodes, openDawn } from '../../gpu-kernels/runtime.js';
+import { NO_ADAPTER, NO_GPU_DEVICE, SOFTWARE_ADAPTER_NAMES, describeAdapter } from '../../gpu-kernels/adapter.js';
+import type * as NodePlatform from './node-platform.js';
 
 export type TfModule = typeof TfModuleNs;
 
@@ -91,22 +90,12 @@ function isModuleMissing(err: unknown, pkg: string): boolean {
   return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && describe(err).includes(pkg);
 }
 
-/** Folder holding tfjs-backend-wasm's .wasm files, found the way Node finds the package. */
-export function wasmDistDir(): string {
-  const require = createRequire(import.meta.url);
-  return join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/';
-}
-
-/** Dawn's GPU object, created once per process: it must outlive every device opened from it. */
-let dawn: Promise<{ gpu: GPU; globals: object }> | null = null;
-
-function loadDawn(): Promise<{ gpu: GPU; globals: object }> {
-  dawn ??= openDawn().then((d) => {
-    if ('reason' in d) throw new Error(d.reason);
-    return d;
-  });
-  return dawn;
-}
+/**
+ * What only Node needs (the .wasm files' folder, Dawn), imported when first needed through a
+ * specifier bundlers leave alone: the web page's bundle takes this file without Node's modules.
+ */
+const NODE_PLATFORM = './node-platform.js';
+const nodePlatform = (): Promise<typeof NodePlatform> => import(NODE_PLATFORM) as Promise<typeof NodePlatform>;
 
 type NavigatorWithGpu = { gpu?: GPU };
 
@@ -128,8 +117,9 @@ async function prepareWebGpu(auto: boolean): Promise<string> {
     gpu = existing;
   } else {
     // Auto refuses software adapters: without a GPU device node, Dawn is not asked (see openDawn).
-    if (auto && process.platform === 'linux' && gpuDeviceNodes().length === 0) throw new Error(NO_GPU_DEVICE);
-    ({ gpu, globals } = await loadDawn());
+    const node = await nodePlatform();
+    if (auto && process.platform === 'linux' && node.gpuDeviceNodes().length === 0) throw new Error(NO_GPU_DEVICE);
+    ({ gpu, globals } = await node.loadDawn());
   }
   let adapter: GPUAdapter | null;
   try {
@@ -168,7 +158,7 @@ async function tryCandidate(tf: TfModule, c: Candidate, auto: boolean): Promise<
     }
     if (c.id === 'wasm' && tf.findBackend('wasm') === null) {
       // In Node the .wasm binaries must be given as a file path; only possible before the backend first initialises.
-      (mod as { setWasmPaths(prefix: string): void }).setWasmPaths(wasmDistDir());
+      (mod as { setWasmPaths(prefix: string): void }).setWasmPaths((await nodePlatform()).wasmDistDir());
     }
   }
   // A package built against another copy of tfjs-core registers its backend on that copy's engine, not ours.

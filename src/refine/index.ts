@@ -1,7 +1,8 @@
 /** The tumour refiner's public surface; see refiner.ts for the input/output contract. */
 export type { Refiner, RefinerSample, RefinerTrainOptions, RefinerTrainReport, RefinerMeta } from './refiner.js';
 export { IdentityRefiner, NetRefiner, REFINER_PRESETS, createRefiner, cubeEdge, refinerInput, trainRefiner } from './refiner.js';
-export { REFINER_JSON, REFINER_WEIGHTS, loadRefiner, refinerIOHandler, saveRefiner } from './io.js';
+export { REFINER_JSON, REFINER_WEIGHTS, loadRefinerFrom, refinerIOHandler, saveRefinerWith, type FileWriter } from './io.js';
+export { loadRefiner, saveRefiner } from './disk.js';
 export type { BackendChoice, TfRuntime } from './backend.js';
 export { BACKEND_CHOICES, isBackendChoice, openTf } from './backend.js';
 export type { AugmentOptions } from './augment.js';

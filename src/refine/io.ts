@@ -15,9 +15,7 @@
  * conv3d is not a tfjs layer, so lungtumor never hands a file's topology to tfjs.
  */
 import type { io } from '@tensorflow/tfjs-core';
-import { writeFileAtomic } from '../core/atomic.js';
 import type { FolderReader } from '../core/folder.js';
-import { diskFolder } from '../io/folder.js';
 import { InputError } from '../core/errors.js';
 import type { NetTopology } from './arch.js';
 import { downsampleDepth, paramCount, paramSpecs, shapeSize, validateTopology } from './arch.js';
@@ -66,14 +64,13 @@ function isRecord(v: unknown): v is Record<string, unknown> {
  * (with their checksum); load() checks the JSON's structure, the manifest against the .bin's length
  * and checksum, and returns the artifacts. Meaning (topology, metadata) is checked by loadRefiner.
  */
-export function refinerIOHandler(dir: string | FolderReader): Required<Pick<io.IOHandler, 'save' | 'load'>> {
-  const folder = typeof dir === 'string' ? diskFolder(dir) : dir;
+export function refinerIOHandler(folder: FolderReader, write?: FileWriter): Required<Pick<io.IOHandler, 'save' | 'load'>> {
   const jsonPath = folder.where(REFINER_JSON);
   const binPath = folder.where(REFINER_WEIGHTS);
   return {
     async save(artifacts: io.ModelArtifacts): Promise<io.SaveResult> {
       assertLittleEndian();
-      if (typeof dir !== 'string') throw new Error('refiner save: needs a folder on disk');
+      if (!write) throw new Error('refiner save: no way to write files here');
       if (!isRecord(artifacts.modelTopology)) throw new Error('refiner save: modelTopology must be a JSON object');
       if (artifacts.weightSpecs === undefined || artifacts.weightData === undefined) throw new Error('refiner save: no weights');
       const bytes = asBytes(artifacts.weightData);
@@ -86,8 +83,8 @@ export function refinerIOHandler(dir: string | FolderReader): Required<Pick<io.I
         userDefinedMetadata: { ...(artifacts.userDefinedMetadata ?? {}), weightsSha256: await sha256(bytes) },
       };
       const text = `${JSON.stringify(json, null, 1)}\n`;
-      writeFileAtomic(binPath, bytes);
-      writeFileAtomic(jsonPath, text);
+      write(REFINER_WEIGHTS, bytes);
+      write(REFINER_JSON, text);
       return {
         modelArtifactsInfo: {
           dateSaved: new Date(),
@@ -163,8 +160,11 @@ export function refinerIOHandler(dir: string | FolderReader): Required<Pick<io.I
   };
 }
 
-/** Writes a refiner to `dir` (created if needed) as refiner.json + refiner.weights.bin. */
-export async function saveRefiner(refiner: NetRefiner, dir: string): Promise<void> {
+/** Writes a file of a refiner's folder by name (src/refine/disk.ts writes them atomically to disk). */
+export type FileWriter = (name: string, data: Uint8Array | string) => void;
+
+/** Writes a refiner as refiner.json + refiner.weights.bin through `write` (see saveRefiner in disk.ts). */
+export async function saveRefinerWith(refiner: NetRefiner, folder: FolderReader, write: FileWriter): Promise<void> {
   const specs = paramSpecs(refiner.topology);
   const total = specs.reduce((n, s) => n + shapeSize(s.shape), 0);
   const flat = new Float32Array(total);
@@ -174,7 +174,7 @@ export async function saveRefiner(refiner: NetRefiner, dir: string): Promise<voi
     flat.set(a, off);
     off += a.length;
   }
-  await refinerIOHandler(dir).save({
+  await refinerIOHandler(folder, write).save({
     modelTopology: refiner.topology,
     weightSpecs: specs.map((s) => ({ name: s.name, shape: s.shape, dtype: 'float32' as const })),
     weightData: flat.buffer,
@@ -223,13 +223,12 @@ function validateMeta(raw: unknown, topo: NetTopology, file: string): RefinerMet
 }
 
 /**
- * Reads a refiner saved by saveRefiner. Throws an InputError naming the file and the problem when
- * either file is missing, malformed, truncated, inconsistent with the other, or uses an op outside
- * the allow-list. Inference runs on `backend` (default 'auto'), which is logged.
+ * Reads a refiner saved by saveRefiner, from a folder's files wherever they are (disk, or a model
+ * in memory in the web page). Throws an InputError naming the file and the problem when either file
+ * is missing, malformed, truncated, inconsistent with the other, or uses an op outside the
+ * allow-list. Inference runs on `backend` (default 'auto'), which is logged.
  */
-/** A refiner from a folder on disk, or from a model's files in memory (the web page). */
-export async function loadRefiner(dir: string | FolderReader, opts: { backend?: BackendChoice; log?: Log } = {}): Promise<NetRefiner> {
-  const folder = typeof dir === 'string' ? diskFolder(dir) : dir;
+export async function loadRefinerFrom(folder: FolderReader, opts: { backend?: BackendChoice; log?: Log } = {}): Promise<NetRefiner> {
   const jsonPath = folder.where(REFINER_JSON);
   const art = await refinerIOHandler(folder).load();
   let topo: NetTopology;

@@ -9,8 +9,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSyn
 import { basename, join, resolve } from 'node:path';
 import { writeDirAtomic } from '../core/atomic.js';
 import { InputError } from '../core/errors.js';
-import { loadModel } from '../pipeline/predict.js';
-import { packageRoot } from '../pipeline/model-folder.js';
+import { loadModel, packageRoot } from '../pipeline/model-folder.js';
 
 export const SITE_FILES = { page: 'index.html', script: 'app.js', model: 'model.js', modelDir: 'model' } as const;
 

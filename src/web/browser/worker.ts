@@ -12,11 +12,11 @@ import type { Vec3, Volume } from '../../core/volume.js';
 import { FeatureExtractor } from '../../features/extract.js';
 import { toCanonical } from '../../geometry/orient.js';
 import { caseIdOfName } from '../../io/case-id.js';
-import { decodeNifti, encodeNiftiMask, type Gzip } from '../../io/nifti.js';
+import { decodeNifti, encodeNiftiMask, type Gzip } from '../../io/nifti-codec.js';
 import { measureMask } from '../../metrics/measures.js';
 import { loadModelFrom, segmentScan, type LoadedModel } from '../../pipeline/predict.js';
 import type { DroppedFile, FromWorker, SegmentResult, ToWorker } from '../protocol.js';
-import { groupDicomFiles, hasDicomPreamble, parse as parseDicom, readDicomSeriesWithSource, type DicomFileHead } from '../../io/dicom.js';
+import { groupDicomFiles, hasDicomPreamble, parse as parseDicom, readDicomSeriesWithSource, type DicomFileHead } from '../../io/dicom-series.js';
 import { renderPlanes } from '../view.js';
 
 /** tfjs-backend-wasm's binaries (base64), put in by the bundler (scripts/build_web.ts). */
