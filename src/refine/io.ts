@@ -5,7 +5,9 @@
  * `weightsManifest` ([{paths: ['refiner.weights.bin'], weights: [{name, shape, dtype}]}]) and
  * `userDefinedMetadata.lungtumor` (our RefinerMeta plus the weights' SHA-256) - and the .bin holds
  * the float32 weights, little-endian, in manifest order. Both go through a tfjs IOHandler
- * (`refinerIOHandler`), each file written atomically; the checksum catches a .bin from another save.
+ * (`refinerIOHandler`), reading through a FolderReader and writing through a FileWriter (disk.ts
+ * writes each file atomically); the checksum catches a .bin from another save. Nothing here touches
+ * files itself, so the web page loads a refiner with it from memory.
  *
  * The topology is our own op list (arch.ts), not a tfjs-layers model config. Loading never runs code:
  * the JSON is parsed, every op is checked against an allow-list (conv3d, down2, up2, add) and
