@@ -168,6 +168,25 @@ test('lungtumor web: chromium segments scans from file:// with predict\'s exact 
   };
   for (const [k, scan] of scans.entries()) await check(page, cdp, scan, String(k));
 
+  // Dropped on the page instead of picked: the same bytes.
+  {
+    const pred = join(dir, 'pred-0');
+    const name = readdirSync(pred).find((n) => n.endsWith('_seg.nii.gz'))!;
+    const downloads = join(dir, 'downloads-dropped');
+    mkdirSync(downloads);
+    await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
+    const before = await page.$eval('#download', (a) => (a as HTMLAnchorElement).href);
+    await page.$eval('#drop', (e) => e.scrollIntoView());
+    const box = (await (await page.$('#drop'))!.boundingBox())!;
+    const at = { x: box.x + box.width / 2, y: box.y + box.height / 2, data: { items: [], files: [scans[0]!.path], dragOperationsMask: 1 } };
+    for (const type of ['dragEnter', 'dragOver', 'drop'] as const) await cdp.send('Input.dispatchDragEvent', { type, ...at });
+    // A new result has a new download link.
+    await page.waitForFunction((old) => document.body.dataset['state'] === 'error' || (document.body.dataset['state'] === 'done' && (document.getElementById('download') as HTMLAnchorElement).href !== old), { timeout: 120_000 }, before);
+    assert.equal(await state(), 'done', await page.$eval('#error', (e) => e.textContent ?? ''));
+    await page.click('#download');
+    assert.deepEqual(await downloaded(downloads, name), readFileSync(join(pred, name)), 'a dropped scan gives predict\'s bytes');
+  }
+
   // Bad input: one line naming the file and the problem; nothing offered for download.
   await (await page.$('input#file'))!.uploadFile(bad);
   await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset['state'] ?? ''), { timeout: 30_000 });

@@ -178,7 +178,9 @@ function main(): void {
     drop.classList.remove('over');
     const entry = e.dataTransfer?.items[0]?.webkitGetAsEntry();
     if (entry?.isDirectory) {
-      void filesBelow(entry as FileSystemDirectoryEntry).then(takeFolder, (err: unknown) => showError(String(err)));
+      void filesBelow(entry as FileSystemDirectoryEntry).then(takeFolder, (err: unknown) => {
+        showError(`${entry.name}/: this browser could not read the dropped folder (${String(err)}); choose it with the folder button instead`);
+      });
       return;
     }
     const f = e.dataTransfer?.files[0];
