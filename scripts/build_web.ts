@@ -30,8 +30,7 @@ function nodeFree(): Plugin {
       b.onResolve({ filter: /^node:/ }, (args) => ({
         errors: [{ text: `${args.importer} imports ${args.path}: Node-only code must stay out of the web page (move it behind an interface; see src/core/folder.ts, src/features/threads.ts)` }],
       }));
-      // 'buffer' is left to the npm package of that name, were anything to ask for it.
-      const bare = new RegExp(`^(${builtinModules.filter((m) => m !== 'buffer').map((m) => m.replace(/[/]/g, '\\/')).join('|')})$`);
+      const bare = new RegExp(`^(${builtinModules.map((m) => m.replace(/[/]/g, '\\/')).join('|')})$`);
       b.onResolve({ filter: bare }, (args) => ({ path: args.path, namespace: 'node-stand-in' }));
       b.onLoad({ filter: /.*/, namespace: 'node-stand-in' }, () => ({ contents: 'module.exports = {};', loader: 'js' }));
     },
