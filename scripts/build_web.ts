@@ -37,8 +37,8 @@ function nodeFree(): Plugin {
   };
 }
 
-/** Packages imported only on Node-only paths (native addons, training's tfjs umbrella, threads). */
-const NODE_ONLY = ['webgpu', '@tensorflow/tfjs', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'worker-threads-pool'];
+/** Training's tfjs umbrella, which backend.ts imports by name for the gradients; inference never loads it. */
+const NODE_ONLY = ['@tensorflow/tfjs'];
 
 async function buildWebBundle(root: string, outDir: string): Promise<string> {
   const require = createRequire(join(root, 'package.json'));

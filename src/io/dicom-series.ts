@@ -12,7 +12,6 @@ import dicomParser from 'dicom-parser';
 import { InputError } from '../core/errors.js';
 import type { Mat4, Vec3, Volume } from '../core/volume.js';
 
-
 /** Transfer syntaxes whose pixel data are raw (not compressed). */
 const RAW_SYNTAXES: Record<string, { littleEndian: boolean }> = {
   '1.2.840.10008.1.2': { littleEndian: true }, // implicit VR little endian

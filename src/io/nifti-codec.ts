@@ -22,7 +22,6 @@ import { InputError } from '../core/errors.js';
 import { det3, nearestOrthogonal, voxelSizes } from '../geometry/affine.js';
 import type { Mat4, NiftiSource, Vec3, Volume, VoxelArray } from '../core/volume.js';
 
-
 /** NIfTI datatype codes we read and write. */
 export const DT_UINT8 = 2;
 
@@ -38,7 +37,6 @@ export const DT_INT8 = 256;
 
 export const DT_UINT16 = 512;
 
-
 type VoxelCtor =
   | Uint8ArrayConstructor
   | Int8ArrayConstructor
@@ -48,7 +46,6 @@ type VoxelCtor =
   | Float32ArrayConstructor
   | Float64ArrayConstructor;
 
-
 interface Dtype {
   code: number;
   name: string;
@@ -56,7 +53,6 @@ interface Dtype {
   ctor: VoxelCtor;
   isFloat: boolean;
 }
-
 
 const DTYPES: readonly Dtype[] = [
   { code: DT_UINT8, name: 'uint8', bytes: 1, ctor: Uint8Array, isFloat: false },
@@ -68,13 +64,11 @@ const DTYPES: readonly Dtype[] = [
   { code: DT_FLOAT64, name: 'float64', bytes: 8, ctor: Float64Array, isFloat: true },
 ];
 
-
 /** Names of the datatypes we refuse, for a clearer message than a bare code. */
 const UNSUPPORTED_DTYPES: ReadonlyMap<number, string> = new Map([
   [0, 'none'], [1, 'binary'], [32, 'complex64'], [128, 'rgb24'], [768, 'uint32'], [1024, 'int64'],
   [1280, 'uint64'], [1536, 'float128'], [1792, 'complex128'], [2048, 'complex256'], [2304, 'rgba32'],
 ]);
-
 
 /** Refuse files whose voxel data alone would exceed this (bytes), before allocating anything. */
 export const MAX_VOXEL_BYTES = 2 ** 31;
@@ -87,7 +81,6 @@ export const MAX_VOXEL_MM = 1e3;
 /** Refuse files claiming more voxels than this. */
 export const MAX_VOXELS = 2 ** 31;
 
-
 const NIFTI1_HEADER_BYTES = 348;
 
 const NIFTI2_HEADER_BYTES = 540;
@@ -98,17 +91,14 @@ export const HEADER_PROBE_BYTES = 544;
 /** How much more than the header asks for a .gz may inflate to before we call it wrong (bytes). */
 export const GZIP_TRAILING_SLACK = 64 * 1024 * 1024;
 
-
 function dtypeByCode(code: number): Dtype | undefined {
   return DTYPES.find((d) => d.code === code);
 }
-
 
 export function dtypeOfArray(data: VoxelArray): Dtype {
   for (const d of DTYPES) if (data instanceof d.ctor) return d;
   throw new Error(`unsupported voxel array ${Object.prototype.toString.call(data)}`);
 }
-
 
 /** Affine from the quaternion representation (NIfTI-1 standard, method 2). */
 export function qformAffine(
@@ -143,7 +133,6 @@ export function qformAffine(
   ];
 }
 
-
 /** The affine a reader should use: sform (code > 0), else qform (code > 0), else diag(pixdim) (method 1). */
 export function bestAffine(s: NiftiSource): Mat4 {
   if (s.sformCode > 0) {
@@ -157,7 +146,6 @@ export function bestAffine(s: NiftiSource): Mat4 {
     [0, 0, 0, 1],
   ];
 }
-
 
 /** What a header says, before any voxel is read. */
 export interface NiftiHeaderInfo {
@@ -175,26 +163,22 @@ export interface NiftiHeaderInfo {
   sclInter: number;
 }
 
-
 export interface ParsedHeader extends NiftiHeaderInfo {
   dtype: Dtype;
   voxelCount: number;
   dataBytes: number;
 }
 
-
 function fmtDims(dim: readonly number[]): string {
   const n = Math.max(1, Math.min(7, dim[0] ?? 0));
   return dim.slice(1, n + 1).join('x');
 }
-
 
 export function fmtBytes(n: number): string {
   if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(1)} GiB`;
   if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
   return `${n} bytes`;
 }
-
 
 /** Reads one int64 with BigInt (nifti-reader-js gets big-endian and negative values wrong). */
 function int64At(view: DataView, offset: number, littleEndian: boolean): number {
@@ -204,7 +188,6 @@ function int64At(view: DataView, offset: number, littleEndian: boolean): number 
   if (v < BigInt(Number.MIN_SAFE_INTEGER)) return Number.MIN_SAFE_INTEGER;
   return Number(v);
 }
-
 
 /** Parses and validates a header from the first bytes of a (decompressed) NIfTI file. */
 export function parseHeader(path: string, head: Uint8Array): ParsedHeader {
@@ -362,11 +345,9 @@ export function parseHeader(path: string, head: Uint8Array): ParsedHeader {
   };
 }
 
-
 export function isGzip(b: Uint8Array): boolean {
   return b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
 }
-
 
 export function truncated(path: string, h: ParsedHeader, haveBytes: number, what: string): InputError {
   const held = Math.max(0, haveBytes - h.voxOffset);
@@ -375,7 +356,6 @@ export function truncated(path: string, h: ParsedHeader, haveBytes: number, what
     `header claims ${h.voxelCount} voxels (${fmtDims(h.source.dim)} ${h.dtype.name}, ${h.dataBytes} bytes from offset ${h.voxOffset}) but the ${what} holds only ${held} bytes of data`,
   );
 }
-
 
 /** Typed view of the voxel bytes (copied only when the offset is misaligned for the type). */
 function voxelView(h: ParsedHeader, buf: Uint8Array, offset: number): VoxelArray {
@@ -407,14 +387,12 @@ function firstNonFinite(a: Float32Array | Float64Array): number {
   return -1;
 }
 
-
 function voxelAt(i: number, dims: Vec3): string {
   const x = i % dims[0];
   const y = Math.floor(i / dims[0]) % dims[1];
   const z = Math.floor(i / (dims[0] * dims[1]));
   return `(${x}, ${y}, ${z})`;
 }
-
 
 /** Applies scl_slope/scl_inter (nibabel's rules: slope 0 or non-finite means no scaling). */
 function applyScaling(path: string, h: ParsedHeader, raw: VoxelArray): VoxelArray {
@@ -429,7 +407,6 @@ function applyScaling(path: string, h: ParsedHeader, raw: VoxelArray): VoxelArra
   return out;
 }
 
-
 /**
  * A NIfTI file already in memory and not compressed (the web page inflates .gz natively first);
  * `name` is what errors call it. The same checks as readNifti.
@@ -440,7 +417,6 @@ export function decodeNifti(name: string, bytes: Uint8Array): Volume {
   if (bytes.length < h.voxOffset + h.dataBytes) throw truncated(name, h, bytes.length, 'file');
   return volumeOf(name, h, bytes, h.voxOffset);
 }
-
 
 export function volumeOf(path: string, h: ParsedHeader, buf: Uint8Array, dataOffset: number): Volume {
   const raw = voxelView(h, buf, dataOffset);
@@ -454,7 +430,6 @@ export function volumeOf(path: string, h: ParsedHeader, buf: Uint8Array, dataOff
   }
   return { data, dims: h.dims, spacing: h.spacing, affine: h.affine, source: h.source };
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Writing
@@ -516,7 +491,6 @@ export function quaternFromAffine(affine: Mat4): { b: number; c: number; d: numb
   return { b: b + 0, c: c + 0, d: d + 0, qfac, zooms };
 }
 
-
 /**
  * Header fields for a volume that was not read from a file: sform (code 1) is the affine itself,
  * and a matching qform (code 1: quaternion, qfac, offsets) so viewers that prefer either agree.
@@ -549,12 +523,10 @@ export function sourceFromAffine(dims: Vec3, spacing: Vec3, affine: Mat4, path =
   };
 }
 
-
 function affinesClose(a: Mat4, b: Mat4, tol: number): boolean {
   for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) if (Math.abs(a[r]![c]! - b[r]![c]!) > tol * Math.max(1, Math.abs(a[r]![c]!))) return false;
   return true;
 }
-
 
 /**
  * The header geometry to write a volume with: its source's, unless the volume has been moved to
@@ -570,10 +542,8 @@ export function headerSourceFor(vol: Pick<Volume, 'dims' | 'affine' | 'source'>,
   return sourceFromAffine(vol.dims, voxelSizes(vol.affine), vol.affine, path);
 }
 
-
 /** gzip of a whole file's bytes. */
 export type Gzip = (bytes: Uint8Array) => Uint8Array;
-
 
 export function encodeFile(path: string, header: Uint8Array, data: VoxelArray, gzip: Gzip): Uint8Array {
   // Data goes out little-endian: every platform Node and the browsers run on stores typed arrays that way.
@@ -582,7 +552,6 @@ export function encodeFile(path: string, header: Uint8Array, data: VoxelArray, g
   out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), header.length);
   return path.endsWith('.gz') ? gzip(out) : out;
 }
-
 
 /**
  * The bytes writeNiftiMask writes (gzip when `name` ends .gz); the web page passes pako's Z_RLE
@@ -594,7 +563,6 @@ export function encodeNiftiMask(name: string, mask: Uint8Array, like: Volume, gz
   const src = headerSourceFor(like, name);
   return encodeFile(name, encodeHeader(src, DT_UINT8, 8, 'lungtumor mask'), mask, gzip);
 }
-
 
 /**
  * Little-endian NIfTI header (+ 4-byte empty extension block, so the data starts right after) for

@@ -14,7 +14,6 @@ import {
 
 export * from './nifti-codec.js';
 
-
 /** Inflates just the start of a gzip stream (at least `want` bytes when there are that many). */
 function gunzipHead(path: string, raw: Buffer, want: number): Buffer {
   // Deflate expands at most ~1032:1, so a small input slice bounds the output; grow it only when
@@ -32,14 +31,12 @@ function gunzipHead(path: string, raw: Buffer, want: number): Buffer {
   }
 }
 
-
 function readErr(path: string, err: unknown): InputError {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return new InputError(path, 'file not found');
   if (code === 'EISDIR') return new InputError(path, 'is a folder, not a NIfTI file');
   return new InputError(path, `cannot read file (${code ?? (err as Error).message})`);
 }
-
 
 /** Opens a file for reading; InputError naming it when it is missing, unreadable or a folder. */
 function openForRead(path: string): { fd: number; size: number } {
@@ -58,7 +55,6 @@ function openForRead(path: string): { fd: number; size: number } {
     throw readErr(path, err);
   }
 }
-
 
 /**
  * The raw bytes of a file: its header and the voxel data, without ever allocating more than the
@@ -103,7 +99,6 @@ function loadRaw(path: string): { h: ParsedHeader; buf: Buffer; dataOffset: numb
   }
 }
 
-
 function readAll(path: string, fd: number, into: Buffer, position: number): void {
   let done = 0;
   while (done < into.length) {
@@ -117,7 +112,6 @@ function readAll(path: string, fd: number, into: Buffer, position: number): void
     done += n;
   }
 }
-
 
 /** Reads just the header of a NIfTI file (for .gz, inflating only its first bytes). */
 export function readNiftiHeader(path: string): NiftiHeaderInfo {
@@ -134,7 +128,6 @@ export function readNiftiHeader(path: string): NiftiHeaderInfo {
   }
 }
 
-
 /**
  * Reads a 3D NIfTI-1/2 file (.nii or .nii.gz, either byte order). Throws InputError naming the
  * file on anything wrong.
@@ -148,9 +141,7 @@ export function readNifti(path: string): Volume {
   return volumeOf(path, h, buf, dataOffset);
 }
 
-
 const gzipVolume: Gzip = (bytes) => gzipSync(bytes, { level: 6 });
-
 
 /**
  * Masks are deflated run-length only (zlib's Z_RLE strategy, level 6): zlib and pako (its
@@ -159,7 +150,6 @@ const gzipVolume: Gzip = (bytes) => gzipSync(bytes, { level: 6 });
  * 1 % more bytes.
  */
 export const gzipMask: Gzip = (bytes) => gzipSync(bytes, { level: 6, strategy: zconst.Z_RLE });
-
 
 /**
  * Writes any volume in its own dtype, atomically, gzip-compressed when the name ends .gz, with its
@@ -173,7 +163,6 @@ export function writeNifti(path: string, vol: Volume): void {
   const dt = dtypeOfArray(vol.data);
   writeFileAtomic(path, encodeFile(path, encodeHeader(src, dt.code, dt.bytes * 8), vol.data, gzipVolume));
 }
-
 
 /**
  * Writes a uint8 mask on the grid of `like`, keeping its header's geometry (dims, pixdim incl.

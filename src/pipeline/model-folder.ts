@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/atomic.js';
+import type { FolderReader } from '../core/folder.js';
 import { diskFolder } from '../io/folder.js';
 import { parseModelJson, readManifestFrom, type ModelManifest } from './model-files.js';
 import { loadModelFrom, type LoadedModel } from './predict.js';
@@ -60,12 +61,17 @@ export function readJson(path: string): unknown {
   return parseModelJson(path, text);
 }
 
-export function readManifest(modelDir: string): ModelManifest {
-  if (!existsSync(modelDir)) throw new InputError(modelDir, 'model folder not found');
-  return readManifestFrom(diskFolder(modelDir));
+/** A model folder on disk; InputError when there is no such folder. */
+function modelFolder(dir: string): FolderReader {
+  if (!existsSync(dir)) throw new InputError(dir, 'model folder not found');
+  return diskFolder(dir);
 }
-/** A model from a folder on disk (see loadModelFrom; a missing folder is named as such). */
+
+export function readManifest(modelDir: string): ModelManifest {
+  return readManifestFrom(modelFolder(modelDir));
+}
+
+/** A model from a folder on disk (see loadModelFrom). */
 export async function loadModel(dir: string, log: (line: string) => void = () => {}): Promise<LoadedModel> {
-  readManifest(dir);
-  return loadModelFrom(diskFolder(dir), log);
+  return loadModelFrom(modelFolder(dir), log);
 }

@@ -3,7 +3,7 @@
  * as `lungtumor predict`). Typed arrays travel as transferables.
  */
 import type { Vec3 } from '../core/volume.js';
-import type { PredictStage } from '../pipeline/predict.js';
+import type { PredictStage, ScanResult } from '../pipeline/predict.js';
 import type { PlaneImage } from './view.js';
 
 export type ToWorker =
@@ -22,7 +22,8 @@ export interface DroppedFile {
   bytes: Uint8Array;
 }
 
-export interface SegmentResult {
+/** segmentScan's result without the mask (the page gets its file instead), plus what the page shows. */
+export interface SegmentResult extends Omit<ScanResult, 'mask'> {
   id: string;
   /** `<ID>_seg.nii.gz`, and its bytes: what `lungtumor predict` writes for this scan. */
   maskName: string;
@@ -31,14 +32,6 @@ export interface SegmentResult {
   spacingMm: Vec3;
   volumeMl: number;
   recistMm: number;
-  candidates: number;
-  chosenProbability: number | null;
-  runnerUpProbability: number | null;
-  lungsFound: boolean;
-  /** QA flags and clean-up steps, as in prediction_log.json. */
-  warnings: string[];
-  seconds: Record<string, number>;
-  backend: string;
   planes: PlaneImage[];
 }
 

@@ -108,23 +108,8 @@ async function segment(id: string, ct: Volume, started: number): Promise<void> {
   const canonical = toCanonical(ct);
   const canonicalMask = toCanonical({ ...ct, data: scan.mask }).volume.data;
   const planes = renderPlanes(canonical.volume.data, canonicalMask, canonical.volume.dims, canonical.volume.spacing);
-  const result: SegmentResult = {
-    id,
-    maskName,
-    maskBytes,
-    dims: ct.dims,
-    spacingMm: ct.spacing as Vec3,
-    volumeMl,
-    recistMm,
-    candidates: scan.candidates,
-    chosenProbability: scan.chosenProbability,
-    runnerUpProbability: scan.runnerUpProbability,
-    lungsFound: scan.lungsFound,
-    warnings: scan.warnings,
-    seconds: scan.seconds,
-    backend: scan.backend,
-    planes,
-  };
+  const { mask: _mask, ...scanInfo } = scan;
+  const result: SegmentResult = { ...scanInfo, id, maskName, maskBytes, dims: ct.dims, spacingMm: ct.spacing as Vec3, volumeMl, recistMm, planes };
   post({ kind: 'done', result }, [maskBytes.buffer as ArrayBuffer, ...planes.map((p) => p.rgba.buffer as ArrayBuffer)]);
 }
 
