@@ -8,7 +8,10 @@
  * floor; the final mask. Also: the share of the tumour the reach allows at all, the share of the
  * tumour's working voxels that are eligible, the candidate that best overlaps the tumour (its rank
  * and score), and the refined-probability threshold that would have been best (an oracle, not a
- * setting to tune).
+ * setting to tune). `--slices` adds, per working-grid slice the tumour or the chosen candidate
+ * reaches, where the tumour's voxels are lost: how many are eligible, reach p >= 0.5, lie in the
+ * chosen candidate, and how many of the candidate's voxels are not tumour (with the tumour's
+ * median HU there). A tumour cut off at one end shows up as slices with no p >= 0.5 at all.
  */
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
@@ -20,9 +23,11 @@ import { featureExtractor } from '../src/features/index.js';
 import { maskToNative, nativeMaskToWorking } from '../src/pipeline/scan.js';
 import { crop } from '../src/features/masks.js';
 
-const { values } = parseArgs({ options: { model: { type: 'string' }, scan: { type: 'string' }, truth: { type: 'string' }, json: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { model: { type: 'string' }, scan: { type: 'string' }, truth: { type: 'string' }, json: { type: 'string' }, slices: { type: 'boolean' } },
+});
 if (!values.model || !values.scan || !values.truth) {
-  process.stderr.write('usage: node dist/scripts/stage_dice.js --model DIR --scan CT --truth SEG [--json FILE]\n');
+  process.stderr.write('usage: node dist/scripts/stage_dice.js --model DIR --scan CT --truth SEG [--json FILE] [--slices]\n');
   process.exit(2);
 }
 
@@ -88,6 +93,35 @@ const result = {
   chosen: { rank: 1, score: round(s.candidateScores[s.chosen]!), voxels: s.candidates[s.chosen]!.voxels.length, tumourVoxels: overlaps[s.chosen]!.inter },
   bestOverlap: { rank: order.indexOf(best) + 1, score: round(s.candidateScores[best]!), voxels: overlaps[best]!.size, tumourVoxels: overlaps[best]!.inter, workingDice: round(overlaps[best]!.dice) },
   oracleThreshold: oracle,
+  ...(values.slices ? { slices: perSlice() } : {}),
 };
+/** Per working-grid slice (z, canonical RAS order: z rises towards the head): where the tumour's voxels are lost. */
+function perSlice(): { z: number; tumour: number; eligible: number; probAtLeastHalf: number; inCandidate: number; candidateNotTumour: number; tumourMedianHu: number | null }[] {
+  const [nx, ny, nz] = s.scan.grid.dims;
+  const plane = nx * ny;
+  const inCandidate = new Uint8Array(truthWorking.length);
+  for (const v of s.candidates[s.chosen]!.voxels) inCandidate[v] = 1;
+  const rows = [];
+  for (let z = 0; z < nz; z++) {
+    let tumour = 0, elig = 0, prob = 0, cand = 0, candOther = 0;
+    const hu: number[] = [];
+    for (let i = z * plane; i < (z + 1) * plane; i++) {
+      if (!truthWorking[i]) {
+        if (inCandidate[i]) candOther++;
+        continue;
+      }
+      tumour++;
+      hu.push(s.scan.hu[i]!);
+      if (eligible[i]) elig++;
+      if (s.prob[i]! >= 0.5) prob++;
+      if (inCandidate[i]) cand++;
+    }
+    if (tumour === 0 && candOther === 0) continue;
+    hu.sort((a, b) => a - b);
+    rows.push({ z, tumour, eligible: elig, probAtLeastHalf: prob, inCandidate: cand, candidateNotTumour: candOther, tumourMedianHu: hu.length > 0 ? Math.round(hu[hu.length >> 1]!) : null });
+  }
+  return rows;
+}
+
 process.stdout.write(`${JSON.stringify(result)}\n`);
 if (values.json) writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);

@@ -13,7 +13,6 @@ import { writeNiftiMask } from '../io/nifti.js';
 import { submissionCsv, submissionRow, type SubmissionRow } from '../submission/submission.js';
 import { segmentScan } from './predict.js';
 import { loadModel, packageVersions, writeJson } from './model-folder.js';
-import { dicomSegOf, rtStructOf } from '../io/dicom-out.js';
 import { featureExtractor } from '../features/index.js';
 import { openFeatureDevice, type FeatureDevice } from '../features/gpu.js';
 
@@ -77,6 +76,8 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
   const cases: Record<string, unknown>[] = [];
   const software = { name: 'lungtumor', version: packageVersions().lungtumor };
   const gpu = await openFeatureDevice(opts.device ?? 'auto', opts.log);
+  // The DICOM writers (dcmjs) take some 75 ms to load: only when asked for.
+  const dicomWriters = dicomOut.length > 0 ? await import('../io/dicom-out.js') : null;
   const extractor = featureExtractor({ workers: opts.workers, gpu });
   extractor.start();
   try {
@@ -91,7 +92,7 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
         for (const format of formats) {
           const path = join(opts.outDir, outputName(id, format));
           if (format === 'nifti') writeNiftiMask(path, result.mask, ct);
-          else writeFileAtomic(path, (format === 'dicom-seg' ? dicomSegOf : rtStructOf)(result.mask, ct.dims, dicom!, software));
+          else writeFileAtomic(path, (format === 'dicom-seg' ? dicomWriters!.dicomSegOf : dicomWriters!.rtStructOf)(result.mask, ct.dims, dicom!, software));
         }
         const writeSeconds = (performance.now() - t1) / 1000;
         const pixdim = ct.spacing as Vec3;
