@@ -162,49 +162,82 @@ const BIG = 1e30;
 
 /**
  * Lower envelope of parabolas along one line (Felzenszwalb & Huttenlocher): f holds squared
- * distances in mm² (BIG = no site), `step` the sample spacing in mm; the result goes to d.
+ * distances in mm² (BIG = no site), `step` the sample spacing in mm; the result goes to d. `hv`
+ * keeps f[p] + step² p² beside each parabola p on the stack, so an intersection costs one
+ * subtraction and one division (the same operations, in the same order, as computing it afresh).
  */
-function envelope(f: Float64Array, d: Float64Array, n: number, step: number, v: Int32Array, zb: Float64Array): void {
+function envelope(f: Float64Array, d: Float64Array, n: number, step: number, v: Int32Array, zb: Float64Array, hv: Float64Array): void {
   const s2 = step * step;
+  const twoS2 = 2 * s2;
   let k = -1;
   for (let q = 0; q < n; q++) {
     const fq = f[q]!;
     if (fq >= BIG) continue;
+    const hq = fq + s2 * q * q;
     if (k < 0) {
       k = 0;
       v[0] = q;
+      hv[0] = hq;
       zb[0] = -Infinity;
       zb[1] = Infinity;
       continue;
     }
     let s = 0;
     for (;;) {
-      const p = v[k]!;
-      s = (fq + s2 * q * q - (f[p]! + s2 * p * p)) / (2 * s2 * (q - p));
+      s = (hq - hv[k]!) / (twoS2 * (q - v[k]!));
       if (s <= zb[k]! && k > 0) k--;
       else break;
     }
     if (s <= zb[k]!) {
       v[0] = q;
+      hv[0] = hq;
       zb[0] = -Infinity;
       zb[1] = Infinity;
       continue;
     }
     k++;
     v[k] = q;
+    hv[k] = hq;
     zb[k] = s;
     zb[k + 1] = Infinity;
   }
   if (k < 0) {
-    for (let q = 0; q < n; q++) d[q] = BIG;
+    d.fill(BIG, 0, n);
     return;
   }
   k = 0;
+  let p = v[0]!;
+  let fp = f[p]!;
+  let next = zb[1]!;
   for (let q = 0; q < n; q++) {
-    while (zb[k + 1]! < q) k++;
-    const p = v[k]!;
+    if (next < q) {
+      do k++;
+      while (zb[k + 1]! < q);
+      p = v[k]!;
+      fp = f[p]!;
+      next = zb[k + 1]!;
+    }
     const dq = (q - p) * step;
-    d[q] = dq * dq + f[p]!;
+    d[q] = dq * dq + fp;
+  }
+}
+
+/** One line of `len` samples `stride` apart from `start` in g, through the envelope (capped). */
+function envelopeLine(
+  g: Float64Array, start: number, len: number, stride: number, stepMm: number, capMm2: number,
+  f: Float64Array, d: Float64Array, v: Int32Array, zb: Float64Array, hv: Float64Array,
+): void {
+  let any = false;
+  for (let q = 0, i = start; q < len; q++, i += stride) {
+    const val = g[i]!;
+    f[q] = val;
+    if (val < BIG) any = true;
+  }
+  if (!any) return;
+  envelope(f, d, len, stepMm, v, zb, hv);
+  for (let q = 0, i = start; q < len; q++, i += stride) {
+    const dq = d[q]!;
+    g[i] = dq > capMm2 ? BIG : dq;
   }
 }
 
@@ -229,23 +262,32 @@ export function squaredDistanceMm(
   const n = sites.length;
   const g = out ? out.subarray(0, n) : new Float64Array(n);
   const sx = spacingMm[0];
+  // Squared mm of a gap of k voxels along x (capped), computed as the per-voxel formula would.
+  const gapMm2 = new Float64Array(nx + 1);
+  for (let k = 0; k <= nx; k++) {
+    const d2 = k * sx * k * sx;
+    gapMm2[k] = d2 > capMm2 ? BIG : d2;
+  }
+  const site = invert ? 0 : 1;
+  const ahead = new Int32Array(nx);
   for (let row = 0; row < ny * nz; row++) {
     const base = row * nx;
+    // Gap to the nearest site at or before x (-1: none yet), then the nearer of it and the one after.
     let last = -1;
     for (let x = 0; x < nx; x++) {
-      const on = invert ? !sites[base + x] : sites[base + x];
-      if (on) last = x;
-      g[base + x] = last < 0 ? BIG : x - last;
+      if ((sites[base + x] ? 1 : 0) === site) last = x;
+      ahead[x] = last < 0 ? -1 : x - last;
+    }
+    if (last < 0) {
+      g.fill(BIG, base, base + nx);
+      continue;
     }
     last = -1;
     for (let x = nx - 1; x >= 0; x--) {
-      const on = invert ? !sites[base + x] : sites[base + x];
-      if (on) last = x;
-      const fwd = g[base + x]!;
-      const back = last < 0 ? BIG : last - x;
-      const dv = fwd < back ? fwd : back;
-      const d2 = dv >= BIG ? BIG : dv * sx * dv * sx;
-      g[base + x] = d2 > capMm2 ? BIG : d2;
+      if ((sites[base + x] ? 1 : 0) === site) last = x;
+      const a = ahead[x]!;
+      const b = last < 0 ? -1 : last - x;
+      g[base + x] = gapMm2[a < 0 ? b : b < 0 || a < b ? a : b]!;
     }
   }
   const maxLen = Math.max(ny, nz);
@@ -253,42 +295,15 @@ export function squaredDistanceMm(
   const d = new Float64Array(maxLen);
   const v = new Int32Array(maxLen);
   const zb = new Float64Array(maxLen + 1);
-  // The y and z passes gather a cache-sized block (one slice, or one y-row across all slices) so
-  // that the strided line reads hit cache; this is what makes the EDT cheap on whole scans.
+  const hv = new Float64Array(maxLen);
+  // Lines along y (stride nx) within one slice, then along z (stride plane): a column's samples
+  // share their cache lines with the next seven columns', which the next lines read.
   if (ny > 1) {
     for (let z = 0; z < nz; z++) {
-      const sb = z * plane;
-      for (let x = 0; x < nx; x++) {
-        let any = false;
-        for (let q = 0; q < ny; q++) {
-          const val = g[sb + x + q * nx]!;
-          f[q] = val;
-          if (val < BIG) any = true;
-        }
-        if (!any) continue;
-        envelope(f, d, ny, spacingMm[1], v, zb);
-        for (let q = 0; q < ny; q++) g[sb + x + q * nx] = d[q]! > capMm2 ? BIG : d[q]!;
-      }
+      for (let start = z * plane; start < z * plane + nx; start++) envelopeLine(g, start, ny, nx, spacingMm[1], capMm2, f, d, v, zb, hv);
     }
   }
-  if (nz > 1) {
-    const block = new Float64Array(nx * nz);
-    for (let y = 0; y < ny; y++) {
-      for (let z = 0; z < nz; z++) block.set(g.subarray(nx * (y + ny * z), nx * (y + ny * z) + nx), z * nx);
-      for (let x = 0; x < nx; x++) {
-        let any = false;
-        for (let q = 0; q < nz; q++) {
-          const val = block[x + q * nx]!;
-          f[q] = val;
-          if (val < BIG) any = true;
-        }
-        if (!any) continue;
-        envelope(f, d, nz, spacingMm[2], v, zb);
-        for (let q = 0; q < nz; q++) block[x + q * nx] = d[q]! > capMm2 ? BIG : d[q]!;
-      }
-      for (let z = 0; z < nz; z++) g.set(block.subarray(z * nx, z * nx + nx), nx * (y + ny * z));
-    }
-  }
+  if (nz > 1) for (let start = 0; start < plane; start++) envelopeLine(g, start, nz, plane, spacingMm[2], capMm2, f, d, v, zb, hv);
   return g;
 }
 
