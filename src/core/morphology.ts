@@ -224,8 +224,17 @@ function envelope(f: Float64Array, d: Float64Array, n: number, step: number, v: 
 
 /** One line of `len` samples `stride` apart from `start` in g, through the envelope (capped). */
 function envelopeLine(
-  g: Float64Array, start: number, len: number, stride: number, stepMm: number, capMm2: number,
-  f: Float64Array, d: Float64Array, v: Int32Array, zb: Float64Array, hv: Float64Array,
+  g: Float64Array,
+  start: number,
+  len: number,
+  stride: number,
+  stepMm: number,
+  capMm2: number,
+  f: Float64Array,
+  d: Float64Array,
+  v: Int32Array,
+  zb: Float64Array,
+  hv: Float64Array,
 ): void {
   let any = false;
   for (let q = 0, i = start; q < len; q++, i += stride) {
