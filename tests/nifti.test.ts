@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import {
-  readNifti, readNiftiHeader, writeNifti, writeNiftiMask, sourceFromAffine, qformAffine, bestAffine, encodeHeader,
+  readNifti, readNiftiAsync, readNiftiHeader, writeNifti, writeNiftiMask, sourceFromAffine, qformAffine, bestAffine, encodeHeader,
   quaternFromAffine, DT_INT16, DT_FLOAT32,
 } from '../src/io/nifti.js';
 import { readMaskFor } from '../src/io/masks.js';
@@ -622,6 +622,57 @@ test('absurd sizes fail fast, before allocating', (t) => {
   const claims = join(dir, 'claims.nii.gz');
   writeFileSync(claims, gzipSync(handHeader({ version: 1, littleEndian: true, dim: [3, 1024, 1024, 64], datatype: 4, bitpix: 16, pixdim: [1, 1, 1, 1] })));
   assertInputError(() => readNifti(claims), claims, /header claims 67108864 voxels .* holds only 0 bytes of data/);
+});
+
+test('readNiftiAsync (inflating on zlib\'s thread pool) reads and refuses exactly what readNifti does', async (t) => {
+  const dir = tempDir(t);
+  const write = (name: string, bytes: Uint8Array): string => {
+    const p = join(dir, name);
+    writeFileSync(p, bytes);
+    return p;
+  };
+  const dims: Vec3 = [5, 4, 3];
+  const spacing: Vec3 = [0.9, 0.8, 2];
+  const affine = affineFrom(rotation(0.1, 0.2, 0.3), spacing, true, [1.5, -2.5, 3.25]);
+  for (const [name, make] of DTYPE_ARRAYS) {
+    for (const ext of ['.nii', '.nii.gz']) {
+      const source = sourceFromAffine(dims, spacing, affine);
+      const p = join(dir, `async_${name}${ext}`);
+      writeNifti(p, { data: make(), dims, spacing, affine: bestAffine(source), source });
+      const sync = readNifti(p);
+      const viaPool = await readNiftiAsync(p);
+      assert.equal(viaPool.data.constructor, sync.data.constructor, `${name}${ext}`);
+      assert.deepEqual(viaPool.data, sync.data, `${name}${ext}`);
+      assert.deepEqual(viaPool.affine, sync.affine, `${name}${ext}`);
+      assert.deepEqual(viaPool.dims, sync.dims, `${name}${ext}`);
+    }
+  }
+  const header = handHeader({ version: 1, littleEndian: true, dim: [3, 4, 3, 2], datatype: 4, bitpix: 16, pixdim: [1, 1, 1, 1] });
+  const full = Buffer.concat([header, voxelBytes(Array.from({ length: 24 }, (_, i) => i), 'i16', true)]);
+  const gz = gzipSync(full);
+  const bad: [string, RegExp][] = [
+    [write('trunc.nii.gz', gz.subarray(0, gz.length - 12)), /corrupt or truncated gzip/],
+    [write('short.nii.gz', gzipSync(full.subarray(0, full.length - 6))), /holds only 42 bytes of data/],
+    [write('garbage.nii.gz', Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0]), Buffer.alloc(100, 0xff)])), /corrupt/],
+    // 24 voxels claimed, 65 MB more inflated: refused at the limit, not inflated to the end.
+    [write('bomb.nii.gz', gzipSync(Buffer.concat([full, Buffer.alloc(65 * 1024 * 1024)]))), /decompresses to more than/],
+    [write('missing-then.nii', full.subarray(0, full.length - 5)), /but the file holds only 43 bytes of data/],
+  ];
+  for (const [file, problem] of bad) {
+    assertInputError(() => readNifti(file), file, problem);
+    await assert.rejects(readNiftiAsync(file), (err: unknown) => {
+      assert.ok(err instanceof InputError, `expected InputError, got ${String(err)}`);
+      assert.equal(err.message, (() => {
+        try {
+          readNifti(file);
+        } catch (e) {
+          return (e as Error).message;
+        }
+        return '';
+      })());
+      return true;
+    });
+  }
 });
 
 test('masks: read onto a CT grid; wrong labels, shape and affine are refused', (t) => {

@@ -3,7 +3,8 @@
  * the header allows) and atomic writing, around the in-memory codec in nifti-codec.ts.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { constants as zconst, gunzipSync, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { constants as zconst, gunzip, gunzipSync, gzipSync, type ZlibOptions } from 'node:zlib';
 import { InputError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/atomic.js';
 import type { Volume } from '../core/volume.js';
@@ -56,11 +57,25 @@ function openForRead(path: string): { fd: number; size: number } {
   }
 }
 
+interface RawScan {
+  h: ParsedHeader;
+  buf: Buffer;
+  dataOffset: number;
+}
+
+/** A gzip file read whole, its header parsed, and how to inflate it within the header's bounds. */
+interface PendingInflate {
+  h: ParsedHeader;
+  raw: Buffer;
+  need: number;
+  options: ZlibOptions;
+}
+
 /**
  * The raw bytes of a file: its header and the voxel data, without ever allocating more than the
- * header (checked first) allows.
+ * header (checked first) allows. A gzip file comes back still deflated, for `inflated`.
  */
-function loadRaw(path: string): { h: ParsedHeader; buf: Buffer; dataOffset: number } {
+function loadRawOrPending(path: string): RawScan | PendingInflate {
   const { fd, size } = openForRead(path);
   try {
     const probe = Buffer.alloc(Math.min(size, HEADER_PROBE_BYTES));
@@ -83,20 +98,49 @@ function loadRaw(path: string): { h: ParsedHeader; buf: Buffer; dataOffset: numb
     // short files) take ordinary chunks, so a header that lies costs no big allocation.
     const isize = raw.length >= 18 ? raw.readUInt32LE(raw.length - 4) : -1;
     const chunkSize = isize === need ? need + 1 : 1024 * 1024;
-    let buf: Buffer;
-    try {
-      buf = gunzipSync(raw, { chunkSize, maxOutputLength: need + GZIP_TRAILING_SLACK });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-        throw new InputError(path, `decompresses to more than ${fmtBytes(need + GZIP_TRAILING_SLACK)}, far beyond the ${fmtBytes(need)} its header describes`);
-      }
-      throw new InputError(path, `corrupt or truncated gzip data (${(err as Error).message})`);
-    }
-    if (buf.length < need) throw truncated(path, h, buf.length, 'decompressed file');
-    return { h, buf, dataOffset: h.voxOffset };
+    return { h, raw, need, options: { chunkSize, maxOutputLength: need + GZIP_TRAILING_SLACK } };
   } finally {
     closeSync(fd);
   }
+}
+
+/** The voxel data of a pending gzip file, once `inflate` (zlib's, sync or on its thread pool) has run. */
+function inflated(path: string, p: PendingInflate, inflate: () => Buffer): RawScan {
+  let buf: Buffer;
+  try {
+    buf = inflate();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new InputError(path, `decompresses to more than ${fmtBytes(p.need + GZIP_TRAILING_SLACK)}, far beyond the ${fmtBytes(p.need)} its header describes`);
+    }
+    throw new InputError(path, `corrupt or truncated gzip data (${(err as Error).message})`);
+  }
+  if (buf.length < p.need) throw truncated(path, p.h, buf.length, 'decompressed file');
+  return { h: p.h, buf, dataOffset: p.h.voxOffset };
+}
+
+function loadRaw(path: string): RawScan {
+  const r = loadRawOrPending(path);
+  return 'buf' in r ? r : inflated(path, r, () => gunzipSync(r.raw, r.options));
+}
+
+const gunzipAsync = promisify(gunzip);
+
+/** loadRaw with the inflating on zlib's thread pool, so this thread can do other work meanwhile. */
+async function loadRawAsync(path: string): Promise<RawScan> {
+  const r = loadRawOrPending(path);
+  if ('buf' in r) return r;
+  let out: Buffer | null = null;
+  let failure: unknown = null;
+  try {
+    out = await gunzipAsync(r.raw, r.options);
+  } catch (err) {
+    failure = err;
+  }
+  return inflated(path, r, () => {
+    if (out) return out;
+    throw failure;
+  });
 }
 
 function readAll(path: string, fd: number, into: Buffer, position: number): void {
@@ -138,6 +182,12 @@ export function readNiftiHeader(path: string): NiftiHeaderInfo {
  */
 export function readNifti(path: string): Volume {
   const { h, buf, dataOffset } = loadRaw(path);
+  return volumeOf(path, h, buf, dataOffset);
+}
+
+/** readNifti, with a .gz file inflated on zlib's thread pool (the same checks, the same volume). */
+export async function readNiftiAsync(path: string): Promise<Volume> {
+  const { h, buf, dataOffset } = await loadRawAsync(path);
   return volumeOf(path, h, buf, dataOffset);
 }
 

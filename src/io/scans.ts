@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { InputError } from '../core/errors.js';
 import type { Volume } from '../core/volume.js';
 import { caseIdOf, listNiftiFiles } from './cohort.js';
-import { readNifti, readNiftiHeader } from './nifti.js';
+import { readNifti, readNiftiAsync, readNiftiHeader } from './nifti.js';
 import { findDicomSeries, isDicomFile, readDicomSeries, readDicomSeriesFromDisk, type DicomSource } from './dicom.js';
 
 export interface ScanInput {
@@ -17,9 +17,17 @@ export interface ScanInput {
   format: 'nifti' | 'dicom';
   /** The scan, and for DICOM what derived DICOM outputs reference. */
   read(): { volume: Volume; dicom: DicomSource | null };
+  /** The same, with a NIfTI file's inflating on zlib's thread pool (a DICOM series is read at once). */
+  readAsync(): Promise<{ volume: Volume; dicom: DicomSource | null }>;
 }
 
-const niftiInput = (path: string): ScanInput => ({ id: caseIdOf(path), path, format: 'nifti', read: () => ({ volume: readNifti(path), dicom: null }) });
+const niftiInput = (path: string): ScanInput => ({
+  id: caseIdOf(path),
+  path,
+  format: 'nifti',
+  read: () => ({ volume: readNifti(path), dicom: null }),
+  readAsync: async () => ({ volume: await readNiftiAsync(path), dicom: null }),
+});
 
 /**
  * One NIfTI file; or a folder's NIfTI files (those of its test/volume, volume or train/volume
@@ -40,15 +48,13 @@ export function listScanInputs(input: string): ScanInput[] {
   if (files.length > 0) return files.map(niftiInput);
   const series = findDicomSeries(input);
   if (series.length === 0) throw new InputError(input, 'no .nii or .nii.gz scans and no DICOM CT series in this folder');
-  return series.map((s) => ({
-    id: s.id,
-    path: s.folder,
-    format: 'dicom',
-    read: () => {
+  return series.map((s) => {
+    const read = (): { volume: Volume; dicom: DicomSource } => {
       const { volume, source } = readDicomSeriesFromDisk(s);
       return { volume, dicom: source };
-    },
-  }));
+    };
+    return { id: s.id, path: s.folder, format: 'dicom', read, readAsync: async () => read() };
+  });
 }
 
 /** A scan's grid without its voxels where the format allows (a NIfTI header; a DICOM series is read whole). */

@@ -66,6 +66,9 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
   const dicomOut = formats.filter((f) => f !== 'nifti');
   const notDicom = scans.find((s) => s.format !== 'dicom');
   if (dicomOut.length > 0 && notDicom) throw new InputError(notDicom.path, `--format ${dicomOut[0]} needs DICOM CT series as input (it references their images); this is NIfTI`);
+  // The first scan is read while the model loads: its inflating runs on zlib's thread pool, beside
+  // the model's parsing and imports on this thread. Settled here, so a bad scan fails in its turn.
+  const first = scans[0] ? settled(scans[0].readAsync()) : null;
   const model = await loadModel(opts.modelDir, opts.log);
   // What a killed earlier run (kill -9, a lost node) was still writing here.
   removeStaleTemporaries(opts.outDir, opts.log);
@@ -81,11 +84,12 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
   const extractor = featureExtractor({ workers: opts.workers, gpu });
   extractor.start();
   try {
-    for (const scan of scans) {
+    for (const [k, scan] of scans.entries()) {
       const { id, path: file } = scan;
       const t0 = performance.now();
       try {
-        const { volume: ct, dicom } = scan.read();
+        // For the first scan, `read` is what was left of its reading when the model was ready.
+        const { volume: ct, dicom } = k === 0 && first ? unwrap(await first) : scan.read();
         const readSeconds = (performance.now() - t0) / 1000;
         const result = await segmentScan(model, ct, extractor);
         const t1 = performance.now();
@@ -139,6 +143,21 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
   });
   if (opts.submission) writeFileAtomic(opts.submission, submissionCsv(rows));
   return summary;
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** A promise that never rejects (so nothing goes unhandled while it waits), holding the outcome. */
+function settled<T>(p: Promise<T>): Promise<Settled<T>> {
+  return p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+}
+
+function unwrap<T>(s: Settled<T>): T {
+  if (s.ok) return s.value;
+  throw s.error;
 }
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
