@@ -66,9 +66,10 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
   const dicomOut = formats.filter((f) => f !== 'nifti');
   const notDicom = scans.find((s) => s.format !== 'dicom');
   if (dicomOut.length > 0 && notDicom) throw new InputError(notDicom.path, `--format ${dicomOut[0]} needs DICOM CT series as input (it references their images); this is NIfTI`);
-  // The first scan is read while the model loads: its inflating runs on zlib's thread pool, beside
-  // the model's parsing and imports on this thread. Settled here, so a bad scan fails in its turn.
-  const first = scans[0] ? settled(scans[0].readAsync()) : null;
+  // Each scan is read one ahead: the first while the model loads, the next while this one is
+  // segmented. Its inflating runs on zlib's thread pool, beside the model's parsing or this scan's
+  // lung finder on this thread. Settled at once, so a bad scan fails in its own turn.
+  let ahead = scans[0] ? settled(scans[0].readAsync()) : null;
   const model = await loadModel(opts.modelDir, opts.log);
   // What a killed earlier run (kill -9, a lost node) was still writing here.
   removeStaleTemporaries(opts.outDir, opts.log);
@@ -88,8 +89,10 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
       const { id, path: file } = scan;
       const t0 = performance.now();
       try {
-        // For the first scan, `read` is what was left of its reading when the model was ready.
-        const { volume: ct, dicom } = k === 0 && first ? unwrap(await first) : scan.read();
+        // `read` is what was left of this scan's reading when the model or the previous scan was done.
+        const outcome = await ahead!;
+        ahead = k + 1 < scans.length ? settled(scans[k + 1]!.readAsync()) : null;
+        const { volume: ct, dicom } = unwrap(outcome);
         const readSeconds = (performance.now() - t0) / 1000;
         const result = await segmentScan(model, ct, extractor);
         const t1 = performance.now();
