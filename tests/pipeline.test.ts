@@ -81,6 +81,21 @@ test('train -> predict -> evaluate on a small synthetic cohort; same seed gives 
   for (const f of readdirSync(pred).filter((n) => n.endsWith('.nii.gz'))) {
     assert.ok(readFileSync(join(pred, f)).equals(readFileSync(join(pred2, f))), `${f} differs between two predictions`);
   }
+  // Scans are read one ahead: a truncated scan between two good ones fails in its own turn, and the
+  // scans around it get the same masks as before.
+  const mixed = join(dir, 'mixed');
+  mkdirSync(mixed);
+  for (const id of ['SYN-0001', 'SYN-0003']) copyFileSync(join(data, 'train', 'volume', `${id}_vol.nii.gz`), join(mixed, `${id}_vol.nii.gz`));
+  const whole = readFileSync(join(data, 'train', 'volume', 'SYN-0002_vol.nii.gz'));
+  writeFileSync(join(mixed, 'SYN-0002_vol.nii.gz'), whole.subarray(0, whole.length >> 1));
+  const predMixed = join(dir, 'pred-mixed');
+  const pm = runCli(['predict', '--model', a, '--input', mixed, '--out', predMixed, '--quiet']);
+  assert.equal(pm.status, 2, pm.stderr);
+  assert.match(pm.stderr, /SYN-0002_vol\.nii\.gz: corrupt or truncated gzip data/);
+  assert.deepEqual(readdirSync(predMixed).filter((n) => n.endsWith('.nii.gz')).sort(), ['SYN-0001_seg.nii.gz', 'SYN-0003_seg.nii.gz']);
+  for (const f of ['SYN-0001_seg.nii.gz', 'SYN-0003_seg.nii.gz']) {
+    assert.ok(readFileSync(join(pred, f)).equals(readFileSync(join(predMixed, f))), `${f} differs beside a bad scan`);
+  }
   const log = JSON.parse(readFileSync(join(pred, 'prediction_log.json'), 'utf8'));
   assert.equal(log.cases.length, 6);
   for (const c of log.cases) assert.ok(c.seconds.total > 0 && c.peak_rss_mb > 0);
