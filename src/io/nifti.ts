@@ -104,24 +104,30 @@ function loadRawOrPending(path: string): RawScan | PendingInflate {
   }
 }
 
-/** The voxel data of a pending gzip file, once `inflate` (zlib's, sync or on its thread pool) has run. */
-function inflated(path: string, p: PendingInflate, inflate: () => Buffer): RawScan {
-  let buf: Buffer;
-  try {
-    buf = inflate();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new InputError(path, `decompresses to more than ${fmtBytes(p.need + GZIP_TRAILING_SLACK)}, far beyond the ${fmtBytes(p.need)} its header describes`);
-    }
-    throw new InputError(path, `corrupt or truncated gzip data (${(err as Error).message})`);
+/** The InputError for a pending gzip file that zlib (sync or on its thread pool) failed to inflate. */
+function inflateError(path: string, p: PendingInflate, err: unknown): InputError {
+  if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+    return new InputError(path, `decompresses to more than ${fmtBytes(p.need + GZIP_TRAILING_SLACK)}, far beyond the ${fmtBytes(p.need)} its header describes`);
   }
+  return new InputError(path, `corrupt or truncated gzip data (${(err as Error).message})`);
+}
+
+/** A pending gzip file's inflated bytes, checked to hold the voxels its header describes. */
+function inflated(path: string, p: PendingInflate, buf: Buffer): RawScan {
   if (buf.length < p.need) throw truncated(path, p.h, buf.length, 'decompressed file');
   return { h: p.h, buf, dataOffset: p.h.voxOffset };
 }
 
 function loadRaw(path: string): RawScan {
   const r = loadRawOrPending(path);
-  return 'buf' in r ? r : inflated(path, r, () => gunzipSync(r.raw, r.options));
+  if ('buf' in r) return r;
+  let buf: Buffer;
+  try {
+    buf = gunzipSync(r.raw, r.options);
+  } catch (err) {
+    throw inflateError(path, r, err);
+  }
+  return inflated(path, r, buf);
 }
 
 const gunzipAsync = promisify(gunzip);
@@ -130,17 +136,13 @@ const gunzipAsync = promisify(gunzip);
 async function loadRawAsync(path: string): Promise<RawScan> {
   const r = loadRawOrPending(path);
   if ('buf' in r) return r;
-  let out: Buffer | null = null;
-  let failure: unknown = null;
+  let buf: Buffer;
   try {
-    out = await gunzipAsync(r.raw, r.options);
+    buf = await gunzipAsync(r.raw, r.options);
   } catch (err) {
-    failure = err;
+    throw inflateError(path, r, err);
   }
-  return inflated(path, r, () => {
-    if (out) return out;
-    throw failure;
-  });
+  return inflated(path, r, buf);
 }
 
 function readAll(path: string, fd: number, into: Buffer, position: number): void {

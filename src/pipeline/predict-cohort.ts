@@ -8,7 +8,7 @@ import { Progress } from '../core/progress.js';
 import { removeStaleTemporaries, writeFileAtomic } from '../core/atomic.js';
 import { shardItems, shardLabel, type Shard } from '../core/shard.js';
 import type { Vec3 } from '../core/volume.js';
-import { listScanInputs } from '../io/scans.js';
+import { listScanInputs, type ScanInput } from '../io/scans.js';
 import { writeNiftiMask } from '../io/nifti.js';
 import { submissionCsv, submissionRow, type SubmissionRow } from '../submission/submission.js';
 import { segmentScan } from './predict.js';
@@ -68,8 +68,8 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
   if (dicomOut.length > 0 && notDicom) throw new InputError(notDicom.path, `--format ${dicomOut[0]} needs DICOM CT series as input (it references their images); this is NIfTI`);
   // Each scan is read one ahead: the first while the model loads, the next while this one is
   // segmented. Its inflating runs on zlib's thread pool, beside the model's parsing or this scan's
-  // lung finder on this thread. Settled at once, so a bad scan fails in its own turn.
-  let ahead = scans[0] ? settled(scans[0].readAsync()) : null;
+  // lung finder on this thread. A bad scan fails when its turn awaits it.
+  let ahead = scans[0] ? readAhead(scans[0]) : null;
   const model = await loadModel(opts.modelDir, opts.log);
   // What a killed earlier run (kill -9, a lost node) was still writing here.
   removeStaleTemporaries(opts.outDir, opts.log);
@@ -90,9 +90,9 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
       const t0 = performance.now();
       try {
         // `read` is what was left of this scan's reading when the model or the previous scan was done.
-        const outcome = await ahead!;
-        ahead = k + 1 < scans.length ? settled(scans[k + 1]!.readAsync()) : null;
-        const { volume: ct, dicom } = unwrap(outcome);
+        const reading = ahead!;
+        ahead = k + 1 < scans.length ? readAhead(scans[k + 1]!) : null;
+        const { volume: ct, dicom } = await reading;
         const readSeconds = (performance.now() - t0) / 1000;
         const result = await segmentScan(model, ct, extractor);
         const t1 = performance.now();
@@ -148,19 +148,14 @@ export async function predictCohort(opts: PredictOptions): Promise<PredictSummar
   return summary;
 }
 
-type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
-
-/** A promise that never rejects (so nothing goes unhandled while it waits), holding the outcome. */
-function settled<T>(p: Promise<T>): Promise<Settled<T>> {
-  return p.then(
-    (value) => ({ ok: true as const, value }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
-}
-
-function unwrap<T>(s: Settled<T>): T {
-  if (s.ok) return s.value;
-  throw s.error;
+/**
+ * A scan's reading, started now and awaited in its turn. Marked as handled, so a failure waits for
+ * that turn (or for nothing, when an earlier error ends the run) instead of being unhandled.
+ */
+function readAhead(scan: ScanInput): ReturnType<ScanInput['readAsync']> {
+  const reading = scan.readAsync();
+  reading.catch(() => undefined);
+  return reading;
 }
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
