@@ -95,6 +95,18 @@ async function downloaded(dir: string, name: string, timeoutMs = 30_000): Promis
   }
 }
 
+/**
+ * Gives `path` to the page's `input#<input>` and waits for the outcome. The state left by the
+ * previous scan ('done' or 'error') is cleared first: the page starts on the input's change event,
+ * which arrives after `uploadFile` returns, so a stale 'done' would otherwise pass the wait.
+ */
+async function chooseAndWait(p: import('puppeteer-core').Page, input: 'file' | 'folder', path: string, timeoutMs: number): Promise<string> {
+  await p.evaluate(() => { document.body.dataset['state'] = 'chosen'; });
+  await (await p.$(`input#${input}`))!.uploadFile(path);
+  await p.waitForFunction(() => ['done', 'error'].includes(document.body.dataset['state'] ?? ''), { timeout: timeoutMs });
+  return p.evaluate(() => document.body.dataset['state'] ?? '');
+}
+
 test('lungtumor web: chromium segments scans from file:// with predict\'s exact masks, draws them, and makes no request', { skip: existsSync(CHROMIUM) ? false : `no ${CHROMIUM}` }, async (t) => {
   const dir = tempDir(t);
   const data = join(dir, 'cohort');
@@ -138,9 +150,7 @@ test('lungtumor web: chromium segments scans from file:// with predict\'s exact 
     const downloads = join(dir, `downloads-${k}`);
     mkdirSync(downloads);
     await session.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
-    await (await p.$(`input#${scan.input}`))!.uploadFile(scan.path);
-    await p.waitForFunction(() => ['done', 'error'].includes(document.body.dataset['state'] ?? ''), { timeout: 120_000 });
-    assert.equal(await p.evaluate(() => document.body.dataset['state'] ?? ''), 'done', await p.$eval('#error', (e) => e.textContent ?? ''));
+    assert.equal(await chooseAndWait(p, scan.input, scan.path, 120_000), 'done', await p.$eval('#error', (e) => e.textContent ?? ''));
     await p.click('#download');
     const got = await downloaded(downloads, name);
     assert.deepEqual(got, readFileSync(join(pred, name)), `${scan.path}: the page's download equals predict's ${name}`);
@@ -188,9 +198,7 @@ test('lungtumor web: chromium segments scans from file:// with predict\'s exact 
   }
 
   // Bad input: one line naming the file and the problem; nothing offered for download.
-  await (await page.$('input#file'))!.uploadFile(bad);
-  await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset['state'] ?? ''), { timeout: 30_000 });
-  assert.equal(await state(), 'error');
+  assert.equal(await chooseAndWait(page, 'file', bad, 30_000), 'error');
   assert.match(await page.$eval('#error', (e) => e.textContent ?? ''), /^NOTACT_vol\.nii: not a NIfTI file/);
   assert.equal(await page.$eval('#result', (e) => (e as HTMLElement).hidden), true);
 
