@@ -12,7 +12,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import pako from 'pako';
-import puppeteer from 'puppeteer-core';
+import puppeteer, { type Page } from 'puppeteer-core';
 import { dicomDataDir, realDataDir, runCli, tempDir } from './helpers.js';
 import { writeCohort } from '../src/synth/index.js';
 import { encodeNiftiMask, readNifti, writeNiftiMask } from '../src/io/nifti.js';
@@ -100,7 +100,7 @@ async function downloaded(dir: string, name: string, timeoutMs = 30_000): Promis
  * previous scan ('done' or 'error') is cleared first: the page starts on the input's change event,
  * which arrives after `uploadFile` returns, so a stale 'done' would otherwise pass the wait.
  */
-async function chooseAndWait(p: import('puppeteer-core').Page, input: 'file' | 'folder', path: string, timeoutMs: number): Promise<string> {
+async function chooseAndWait(p: Page, input: 'file' | 'folder', path: string, timeoutMs: number): Promise<string> {
   await p.evaluate(() => { document.body.dataset['state'] = 'chosen'; });
   await (await p.$(`input#${input}`))!.uploadFile(path);
   await p.waitForFunction(() => ['done', 'error'].includes(document.body.dataset['state'] ?? ''), { timeout: timeoutMs });
