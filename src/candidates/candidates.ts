@@ -87,11 +87,6 @@ const WALL = 'dist_lung_wall_mm';
 const MEDIASTINUM = 'dist_mediastinum_mm';
 const POS_Z = 'pos_z_rel';
 
-/** Whether findCandidates reads this voxel feature column (a table of only these gives the same candidates). */
-export function isCandidateColumn(name: string): boolean {
-  return VESSELNESS.test(name) || BLOBNESS.test(name) || name === WALL || name === MEDIASTINUM || name === POS_Z;
-}
-
 function columnsMatching(names: string[], pattern: RegExp): number[] {
   return names.flatMap((n, i) => (pattern.test(n) ? [i] : []));
 }

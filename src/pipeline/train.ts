@@ -20,7 +20,7 @@ import { featureExtractor, findLungs, type FeatureExtractor } from '../features/
 import { openFeatureDevice, type FeatureDevice } from '../features/gpu.js';
 import { trainGbdt, type GbdtModel } from '../classifier/gbdt.js';
 import { trainForest } from '../classifier/forest.js';
-import { CANDIDATE_FEATURES, candidateLabel, describeCandidateFeature, findCandidates, isCandidateColumn, type VoxelFeatureTable } from '../candidates/candidates.js';
+import { CANDIDATE_FEATURES, candidateLabel, describeCandidateFeature, findCandidates, type VoxelFeatureTable } from '../candidates/candidates.js';
 import { dice } from '../metrics/dice.js';
 import type { TrainConfig } from './config.js';
 import { median, percentiles, planFromFingerprint, type Fingerprint, type Plans } from './plans.js';
@@ -67,7 +67,9 @@ export interface TrainSummary {
 
 /**
  * What training keeps of each case after its scan is read: no CT, masks packed, and (after the
- * features) only the feature columns the candidates read. The full feature rows wait on disk.
+ * features) only which voxels have feature rows. The feature rows wait on disk and are read again
+ * for the out-of-fold probabilities and the candidates: the candidates' columns of every case
+ * held in memory grew training by about 18 MB per case (5 GB for the challenge's 291 scans).
  */
 export interface PreparedCase {
   id: string;
@@ -84,8 +86,8 @@ export interface PreparedCase {
   rois: { roi: Roi; ctHu: Float32Array; target: Uint8Array }[];
   /** Key of the case's full feature rows in the feature store (see computeCohortFeatures). */
   featureKey?: string;
-  /** Eligible voxels with HU and the columns findCandidates reads. */
-  voxels?: VoxelFeatureTable;
+  /** Working-grid indices of the eligible voxels, in the order of the case's feature rows. */
+  eligible?: Int32Array;
   oofProb?: Float32Array;
 }
 
@@ -388,7 +390,7 @@ async function trainWithFeatureStore(opts: TrainOptions, storeDir: string): Prom
   const names = await computeCohortFeatures(cohort, { workers: opts.workers, storeDir, device: opts.device ?? 'auto', log, quiet: opts.quiet }, (p, table) => {
     const s = sampleVoxelRows(p, table, config, rng.fork());
     samples.push({ ...s, rows: selectFeatureColumns({ names: table.names, rows: s.rows }, table.names.filter(keepFeature)) });
-    p.voxels = candidateColumns(table);
+    p.eligible = table.voxels;
   });
   stageSeconds.features = seconds(t);
   const cases = order;
@@ -414,11 +416,12 @@ async function trainWithFeatureStore(opts: TrainOptions, storeDir: string): Prom
     });
     return { rows: X, labels: y, weights: w, featureNames: voxelFeatures };
   };
-  const storedRows = (p: PreparedCase): Float32Array => {
+  const storedTable = (p: PreparedCase): VoxelFeatureTable => {
     const table = readFeatureCache(storeDir, p.id, p.featureKey!);
     if (!table) throw new Error(`${p.id}: its feature rows are gone from ${storeDir} (removed or changed during training)`);
-    return selectFeatureColumns(table, voxelFeatures);
+    return table;
   };
+  const storedRows = (p: PreparedCase): Float32Array => selectFeatureColumns(storedTable(p), voxelFeatures);
   // Out-of-fold probabilities: each case is scored by a model that never saw it.
   if (folds >= 2) {
     for (let k = 0; k < folds; k++) {
@@ -446,7 +449,8 @@ async function trainWithFeatureStore(opts: TrainOptions, storeDir: string): Prom
   for (const p of prepared) {
     const prob = probVolume(p);
     const rowOf = rowIndex(p);
-    const cands = findCandidates(prob, huVolume(p), p.grid.dims, p.grid.spacingMm, p.voxels!, rowOf, plans.candidates);
+    const table = storedTable(p);
+    const cands = findCandidates(prob, huVolume(p, table), p.grid.dims, p.grid.spacingMm, table, rowOf, plans.candidates);
     const tumour = unpackMask(p.tumour);
     let hit = false;
     for (const c of cands) {
@@ -553,35 +557,25 @@ const gridSize = (p: PreparedCase): number => p.grid.dims[0] * p.grid.dims[1] * 
 
 function probVolume(p: PreparedCase): Float32Array {
   const prob = new Float32Array(gridSize(p));
-  const v = p.voxels!.voxels;
+  const v = p.eligible!;
   for (let r = 0; r < v.length; r++) prob[v[r]!] = p.oofProb![r]!;
   return prob;
 }
 
 function rowIndex(p: PreparedCase): Int32Array {
   const rowOf = new Int32Array(gridSize(p)).fill(-1);
-  p.voxels!.voxels.forEach((v, r) => { rowOf[v] = r; });
+  p.eligible!.forEach((v, r) => { rowOf[v] = r; });
   return rowOf;
 }
 
 /** HU on the working grid at the eligible voxels (0 elsewhere: candidates hold only eligible voxels). */
-function huVolume(p: PreparedCase): Float32Array {
+function huVolume(p: PreparedCase, table: VoxelFeatureTable): Float32Array {
   const hu = new Float32Array(gridSize(p));
-  const { names, rows, voxels } = p.voxels!;
+  const { names, rows, voxels } = table;
   const F = names.length;
   const col = names.indexOf('hu');
   for (let r = 0; r < voxels.length; r++) hu[voxels[r]!] = rows[r * F + col]!;
   return hu;
-}
-
-/**
- * The columns of a case's feature table that training keeps in memory: HU (unclamped in the
- * eligible range) and those findCandidates reads, in the table's order, so the candidates come
- * out as from the whole table.
- */
-function candidateColumns(table: VoxelFeatureTable): VoxelFeatureTable {
-  const names = table.names.filter((n) => n === 'hu' || isCandidateColumn(n));
-  return { names, rows: selectFeatureColumns(table, names), voxels: table.voxels };
 }
 
 /**
