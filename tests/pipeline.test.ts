@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runCli, startCli, tempDir } from './helpers.js';
 import { generateCase, writeCohort } from '../src/synth/index.js';
-import { writeNifti } from '../src/io/nifti.js';
+import { readNifti, writeNifti } from '../src/io/nifti.js';
 import { readManifest } from '../src/pipeline/model-folder.js';
 import { boundingBox } from '../src/core/morphology.js';
 import { applyAffine } from '../src/geometry/affine.js';
@@ -81,6 +81,31 @@ test('train -> predict -> evaluate on a small synthetic cohort; same seed gives 
   for (const f of readdirSync(pred).filter((n) => n.endsWith('.nii.gz'))) {
     assert.ok(readFileSync(join(pred, f)).equals(readFileSync(join(pred2, f))), `${f} differs between two predictions`);
   }
+  // The voxel order a scan is stored in changes nothing: SYN-0001 stored with x and y swapped and z
+  // reversed (the same world geometry) gets the same mask, in its own order and with its own header.
+  const src = readNifti(join(data, 'train', 'volume', 'SYN-0001_vol.nii.gz'));
+  const [n0, n1, n2] = src.dims;
+  const swapped = new Int16Array(src.data.length);
+  for (let k = 0, o = 0; k < n2; k++) for (let j = 0; j < n0; j++) for (let i = 0; i < n1; i++, o++) swapped[o] = src.data[j + n0 * (i + n1 * (n2 - 1 - k))]!;
+  const A = src.affine;
+  const swappedAffine = A.map((r, a) => (a < 3 ? [r[1], r[0], -r[2], r[3] + (n2 - 1) * r[2]] : [...r])) as Mat4;
+  const swappedDir = join(dir, 'swapped');
+  mkdirSync(swappedDir);
+  writeNifti(join(swappedDir, 'SYN-0001_vol.nii.gz'), { data: swapped, dims: [n1, n0, n2], spacing: [src.spacing[1], src.spacing[0], src.spacing[2]], affine: swappedAffine });
+  const swappedOut = join(dir, 'swapped-out');
+  assert.equal(runCli(['predict', '--model', a, '--input', swappedDir, '--out', swappedOut, '--quiet']).status, 0);
+  const swappedMask = readNifti(join(swappedOut, 'SYN-0001_seg.nii.gz'));
+  assert.deepEqual(swappedMask.dims, [n1, n0, n2]);
+  assert.deepEqual(swappedMask.affine, swappedAffine);
+  const original = readNifti(join(pred, 'SYN-0001_seg.nii.gz')).data;
+  let tumourVoxels = 0;
+  let differ = 0;
+  for (let z = 0, o = 0; z < n2; z++) for (let y = 0; y < n1; y++) for (let x = 0; x < n0; x++, o++) {
+    tumourVoxels += original[o]!;
+    if (swappedMask.data[y + n1 * (x + n0 * (n2 - 1 - z))] !== original[o]) differ++;
+  }
+  assert.ok(tumourVoxels > 0, 'SYN-0001 has a predicted tumour');
+  assert.equal(differ, 0, `${differ} of ${tumourVoxels} voxels differ when the scan is stored in another voxel order`);
   // Scans are read one ahead: a truncated scan between two good ones fails in its own turn, and the
   // scans around it get the same masks as before.
   const mixed = join(dir, 'mixed');
