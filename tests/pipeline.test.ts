@@ -87,8 +87,7 @@ test('train -> predict -> evaluate on a small synthetic cohort; same seed gives 
   const [n0, n1, n2] = src.dims;
   const swapped = new Int16Array(src.data.length);
   for (let k = 0, o = 0; k < n2; k++) for (let j = 0; j < n0; j++) for (let i = 0; i < n1; i++, o++) swapped[o] = src.data[j + n0 * (i + n1 * (n2 - 1 - k))]!;
-  const A = src.affine;
-  const swappedAffine = A.map((r, a) => (a < 3 ? [r[1], r[0], -r[2], r[3] + (n2 - 1) * r[2]] : [...r])) as Mat4;
+  const swappedAffine = src.affine.map((r, a) => (a < 3 ? [r[1], r[0], -r[2], r[3] + (n2 - 1) * r[2]] : [...r])) as Mat4;
   const swappedDir = join(dir, 'swapped');
   mkdirSync(swappedDir);
   writeNifti(join(swappedDir, 'SYN-0001_vol.nii.gz'), { data: swapped, dims: [n1, n0, n2], spacing: [src.spacing[1], src.spacing[0], src.spacing[2]], affine: swappedAffine });
@@ -105,7 +104,7 @@ test('train -> predict -> evaluate on a small synthetic cohort; same seed gives 
     if (swappedMask.data[y + n1 * (x + n0 * (n2 - 1 - z))] !== original[o]) differ++;
   }
   assert.ok(tumourVoxels > 0, 'SYN-0001 has a predicted tumour');
-  assert.equal(differ, 0, `${differ} of ${tumourVoxels} voxels differ when the scan is stored in another voxel order`);
+  assert.equal(differ, 0, `${differ} voxels differ (the mask holds ${tumourVoxels}) when the scan is stored in another voxel order`);
   // Scans are read one ahead: a truncated scan between two good ones fails in its own turn, and the
   // scans around it get the same masks as before.
   const mixed = join(dir, 'mixed');
