@@ -272,6 +272,30 @@ test('lung finder on a synthetic thorax: both lungs, trachea left out, the juxta
   assert.equal(r.lungs[idx(d, Math.round(150 / sp[0]), Math.round(100 / sp[1]), tz)], 0);
 });
 
+test('lung finder: lungs that touch in front of the heart are split without a warning; a missing lung is warned about', () => {
+  const { ct, d, sp, truthLungs } = syntheticThorax();
+  // An air bridge between the two lungs (the anterior junction line of many real scans).
+  const joined = ct.slice();
+  for (let z = 0, i = 0; z < d[2]; z++) {
+    for (let y = 0; y < d[1]; y++) {
+      for (let x = 0; x < d[0]; x++, i++) {
+        if (Math.abs(x * sp[0] - 150) <= 45 && Math.abs(y * sp[1] - 150) <= 3 && Math.abs(z * sp[2] - 85) <= 20) joined[i] = -850;
+      }
+    }
+  }
+  const r = findLungs(joined, d, sp);
+  assert.equal(r.found, true, r.warnings.join('; '));
+  assert.equal(r.airComponentsMl.length, 1, `components ${r.airComponentsMl.join(', ')}`);
+  assert.ok(!r.warnings.some((w) => w.includes('lung')), r.warnings.join('; '));
+  assert.ok(dice(r.lungs, truthLungs) >= 0.9, `Dice ${dice(r.lungs, truthLungs)}`);
+  // The left lung (low x) filled with soft tissue: one lung, on one side.
+  const oneLung = ct.slice();
+  for (let i = 0; i < oneLung.length; i++) if (truthLungs[i] && i % d[0] < 150 / sp[0]) oneLung[i] = 40;
+  const one = findLungs(oneLung, d, sp);
+  assert.equal(one.found, true, one.warnings.join('; '));
+  assert.ok(one.warnings.some((w) => w.startsWith('only one lung found')), one.warnings.join('; '));
+});
+
 /** The sub-volume of `data` (dims d) in the voxel box [lo, hi) per axis. */
 function cropVolume<T extends Float32Array | Uint8Array>(data: T, d: Vec3, lo: Vec3, hi: Vec3, make: (n: number) => T): { data: T; d: Vec3 } {
   const nd: Vec3 = [hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]];

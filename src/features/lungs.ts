@@ -202,7 +202,6 @@ export function findLungs(ct: ArrayLike<number>, dims: Vec3, spacingMm: Vec3, op
     for (let c = 1; c <= lab.count; c++) largest = Math.max(largest, lab.sizes[c]!);
     return tryCrop(`no lungs found: largest air component ${(largest * voxelMl).toFixed(0)} mL (< ${opt.minLungMl} mL); the scan may be a crop`);
   }
-  if (picked.length === 1) warnings.push('only one lung component found');
 
   // Per-lung masks in the air box; a single component holding both lungs is split at the midline
   // so that the closing cannot bridge the mediastinum.
@@ -219,7 +218,9 @@ export function findLungs(ct: ArrayLike<number>, dims: Vec3, spacingMm: Vec3, op
     }
   }
   const splitOne = picked.length === 1 && Math.min(sideCount[0]![0]!, sideCount[0]![1]!) > 0.15 * (sideCount[0]![0]! + sideCount[0]![1]!);
-  if (splitOne) warnings.push('both lungs are one air component; split at the midline for filling');
+  // Lungs that touch in front of the heart make one component, as in most real scans: that is
+  // split, not warned about. One component on one side means the other lung has no air.
+  if (picked.length === 1 && !splitOne) warnings.push('only one lung found: the other has no air (collapsed, removed, or outside the scan)');
   const nParts = splitOne ? 2 : picked.length;
   const parts = Array.from({ length: nParts }, () => new Uint8Array(subAir.length));
   for (let row = 0, i = 0; row < ad[1] * ad[2]; row++) {
