@@ -8,10 +8,11 @@
  * floor; the final mask. Also: the share of the tumour the reach allows at all, the share of the
  * tumour's working voxels that are eligible, the candidate that best overlaps the tumour (its rank
  * and score), and the refined-probability threshold that would have been best (an oracle, not a
- * setting to tune). `--slices` adds, per working-grid slice the tumour or the chosen candidate
- * reaches, where the tumour's voxels are lost: how many are eligible, reach p >= 0.5, lie in the
- * chosen candidate, and how many of the candidate's voxels are not tumour (with the tumour's
- * median HU there). A tumour cut off at one end shows up as slices with no p >= 0.5 at all.
+ * setting to tune), and the final mask had that best-overlapping candidate been chosen (an oracle
+ * for the choice, so a lost choice and a poor outline can be told apart). `--slices` adds, per
+ * working-grid slice the tumour or the chosen candidate reaches, where the tumour's voxels are
+ * lost: how many are eligible, reach p >= 0.5, lie in the chosen candidate, and how many of the
+ * candidate's voxels are not tumour (with the tumour's median HU there). A tumour cut off at one end shows up as slices with no p >= 0.5 at all.
  */
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
@@ -22,6 +23,8 @@ import { readMaskFor } from '../src/io/masks.js';
 import { featureExtractor } from '../src/features/index.js';
 import { maskToNative, nativeMaskToWorking } from '../src/pipeline/scan.js';
 import { crop } from '../src/features/masks.js';
+import { CANDIDATE_FEATURES } from '../src/candidates/candidates.js';
+import type { ForestModel } from '../src/classifier/forest.js';
 
 const { values } = parseArgs({
   options: { model: { type: 'string' }, scan: { type: 'string' }, truth: { type: 'string' }, json: { type: 'string' }, slices: { type: 'boolean' } },
@@ -122,6 +125,25 @@ function perSlice(): { z: number; tumour: number; eligible: number; probAtLeastH
   }
   return rows;
 }
+
+// Selection against delineation: the final mask had the candidate that best overlaps the tumour
+// been chosen (an oracle: the candidate classifier made to score that one 1 and the others 0).
+let bestChosen = result.final;
+if (best !== s.chosen) {
+  const n = s.candidates.length;
+  const forced: ForestModel = Object.create(model.candidateClassifier);
+  forced.predictProba = (rows: Float32Array): Float32Array => {
+    if (rows.length !== n * CANDIDATE_FEATURES.length) throw new Error('the candidates differ between the two runs');
+    return Float32Array.from({ length: n }, (_, k) => (k === best ? 1 : 0));
+  };
+  const again = featureExtractor({ workers: 2, gpu: null });
+  const forcedResult = await segmentScan({ ...model, candidateClassifier: forced }, ct, again);
+  await again.close();
+  let inter = 0, count = 0;
+  forcedResult.mask.forEach((v, i) => { if (v) { count++; if (truthOriginal[i]) inter++; } });
+  bestChosen = { dice: round((2 * inter) / (count + truthTotal)), ml: round(count * mlPerVoxel) };
+}
+Object.assign(result, { finalWithBestCandidate: bestChosen });
 
 process.stdout.write(`${JSON.stringify(result)}\n`);
 if (values.json) writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);
