@@ -12,7 +12,8 @@
  * for the choice, so a lost choice and a poor outline can be told apart). `--slices` adds, per
  * working-grid slice the tumour or the chosen candidate reaches, where the tumour's voxels are
  * lost: how many are eligible, reach p >= 0.5, lie in the chosen candidate, and how many of the
- * candidate's voxels are not tumour (with the tumour's median HU there). A tumour cut off at one end shows up as slices with no p >= 0.5 at all.
+ * candidate's voxels are not tumour (with the tumour's median HU there). A tumour cut off at one
+ * end shows up as slices with no p >= 0.5 at all.
  */
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
