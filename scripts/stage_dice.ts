@@ -26,6 +26,7 @@ import { maskToNative, nativeMaskToWorking } from '../src/pipeline/scan.js';
 import { crop } from '../src/features/masks.js';
 import { CANDIDATE_FEATURES } from '../src/candidates/candidates.js';
 import type { ForestModel } from '../src/classifier/forest.js';
+import { overlapCounts } from '../src/metrics/dice.js';
 
 const { values } = parseArgs({
   options: { model: { type: 'string' }, scan: { type: 'string' }, truth: { type: 'string' }, json: { type: 'string' }, slices: { type: 'boolean' } },
@@ -41,8 +42,10 @@ const truthOriginal = readMaskFor(values.truth, ct);
 const extractor = featureExtractor({ workers: 2, gpu: null });
 let stages: ScanStages | undefined;
 await segmentScan(model, ct, extractor, (s) => { stages = s; });
-await extractor.close();
-if (!stages) throw new Error('no candidate: nothing to analyse');
+if (!stages) {
+  await extractor.close();
+  throw new Error('no candidate: nothing to analyse');
+}
 const s = stages;
 const truthNative = maskToNative(truthOriginal, s.scan);
 const truthTotal = truthNative.reduce((a, v) => a + v, 0);
@@ -137,13 +140,11 @@ if (best !== s.chosen) {
     if (rows.length !== n * CANDIDATE_FEATURES.length) throw new Error('the candidates differ between the two runs');
     return Float32Array.from({ length: n }, (_, k) => (k === best ? 1 : 0));
   };
-  const again = featureExtractor({ workers: 2, gpu: null });
-  const forcedResult = await segmentScan({ ...model, candidateClassifier: forced }, ct, again);
-  await again.close();
-  let inter = 0, count = 0;
-  forcedResult.mask.forEach((v, i) => { if (v) { count++; if (truthOriginal[i]) inter++; } });
-  bestChosen = { dice: round((2 * inter) / (count + truthTotal)), ml: round(count * mlPerVoxel) };
+  const forcedMask = (await segmentScan({ ...model, candidateClassifier: forced }, ct, extractor)).mask;
+  const { tp, fp } = overlapCounts(forcedMask, truthOriginal);
+  bestChosen = { dice: round((2 * tp) / (tp + fp + truthTotal)), ml: round((tp + fp) * mlPerVoxel) };
 }
+await extractor.close();
 Object.assign(result, { finalWithBestCandidate: bestChosen });
 
 process.stdout.write(`${JSON.stringify(result)}\n`);
